@@ -1,0 +1,280 @@
+"""Dispatch: agencies (OPD and partners), their people and units, routing, and assignments."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Agency(models.Model):
+    """An organisation that takes or answers 112 work: the command center, an OPD, police, volunteers."""
+
+    class Kind(models.TextChoices):
+        COMMAND_CENTER = "command_center", _("Command center")
+        CITY_AGENCY = "city_agency", _("City agency (OPD)")
+        POLICE = "police", _("Police")
+        NATIONAL_AGENCY = "national_agency", _("National agency")
+        UTILITY = "utility", _("Utility")
+        VOLUNTEER_COMMUNITY = "volunteer_community", _("Volunteer community")
+        HEALTH_FACILITY = "health_facility", _("Health facility")
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    region = models.ForeignKey(
+        "incidents.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="agencies",
+        verbose_name=_("region"),
+        help_text=_("Empty for agencies that serve every region."),
+    )
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    whatsapp = models.CharField(_("WhatsApp"), max_length=32, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    radio_channel = models.CharField(_("radio channel"), max_length=64, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    CALL_TAKER = "call_taker", _("Call-taker / operator")
+    DISPATCHER = "dispatcher", _("Dispatcher")
+    SUPERVISOR = "supervisor", _("Command center supervisor")
+    AGENCY_STAFF = "agency_staff", _("Agency staff")
+    AGENCY_SUPERVISOR = "agency_supervisor", _("Agency supervisor")
+    FIELD_OFFICER = "field_officer", _("Field officer")
+    VOLUNTEER_COORDINATOR = "volunteer_coordinator", _("Volunteer coordinator")
+    AUDITOR = "auditor", _("Auditor (read-only)")
+    ADMINISTRATOR = "administrator", _("Administrator")
+
+
+COMMAND_CENTER_ROLES = (Role.CALL_TAKER, Role.DISPATCHER, Role.SUPERVISOR)
+
+
+class Membership(models.Model):
+    """A user's role in one agency. A user may belong to several agencies."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user")
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("agency"))
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    unit = models.ForeignKey(
+        "dispatch.FieldUnit",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("unit"),
+        help_text=_("For field officers: the unit they ride with."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [models.UniqueConstraint(fields=["user", "agency"], name="membership_unique_user_agency")]
+        indexes = [models.Index(fields=["agency", "role"], name="membership_agency_role_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.agency} ({self.get_role_display()})"
+
+
+class RoutingRule(models.Model):
+    """Category (and optionally district) → agency, in order. District-specific rules win."""
+
+    category = models.ForeignKey(
+        "incidents.Category", on_delete=models.CASCADE, related_name="routing_rules", verbose_name=_("category")
+    )
+    district = models.ForeignKey(
+        "incidents.District",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="routing_rules",
+        verbose_name=_("district"),
+        help_text=_("Empty: applies in every district."),
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="routing_rules", verbose_name=_("agency"))
+    order = models.PositiveSmallIntegerField(_("order"), default=1)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["category", "district", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "district", "agency"],
+                name="routing_rule_unique_district",
+                condition=Q(district__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["category", "agency"], name="routing_rule_unique_default", condition=Q(district__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.district or _("all districts")
+        return f"{self.category} / {where} → {self.agency} (#{self.order})"
+
+
+class FieldUnit(models.Model):
+    """A team or vehicle of an agency (fire engine, ambulance, rescue team)."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        ASSIGNED = "assigned", _("Assigned")
+        OFF_DUTY = "off_duty", _("Off duty")
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="units", verbose_name=_("agency"))
+    code = models.CharField(_("code"), max_length=40)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=60, blank=True, help_text=_("e.g. fire engine, ambulance, team."))
+    home_district = models.ForeignKey(
+        "incidents.District",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="units",
+        verbose_name=_("home district"),
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.AVAILABLE)
+
+    class Meta:
+        verbose_name = _("field unit")
+        verbose_name_plural = _("field units")
+        ordering = ["agency", "code"]
+        constraints = [models.UniqueConstraint(fields=["agency", "code"], name="field_unit_unique_code")]
+        indexes = [models.Index(fields=["agency", "status", "home_district"], name="field_unit_availability_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Volunteer(models.Model):
+    """A person of a volunteer community (relawan)."""
+
+    community = models.ForeignKey(
+        Agency,
+        on_delete=models.PROTECT,
+        related_name="volunteers",
+        verbose_name=_("community"),
+        limit_choices_to={"kind": Agency.Kind.VOLUNTEER_COMMUNITY},
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="volunteer",
+        verbose_name=_("user account"),
+    )
+    name = models.CharField(_("name"), max_length=120)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    skills = models.CharField(_("skills"), max_length=300, blank=True, help_text=_("Comma-separated."))
+    districts = models.ManyToManyField(
+        "incidents.District", blank=True, related_name="volunteers", verbose_name=_("districts")
+    )
+    is_available = models.BooleanField(_("available"), default=True)
+
+    class Meta:
+        verbose_name = _("volunteer")
+        verbose_name_plural = _("volunteers")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """One agency's part in one incident, with its own steps."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")  # dispatched; waiting for the agency to acknowledge
+        ACKNOWLEDGED = "acknowledged", _("Acknowledged")  # the agency has taken it
+        EN_ROUTE = "en_route", _("En route")  # a unit is on its way
+        ON_SCENE = "on_scene", _("On scene")  # a unit has arrived
+        COMPLETED = "completed", _("Completed")  # the agency's work is done
+        DECLINED = "declined", _("Declined")  # the agency cannot take it (reason given)
+        CANCELLED = "cancelled", _("Cancelled")  # withdrawn by the command center
+
+    ACTIVE_STATUSES = (Status.REQUESTED, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.ON_SCENE)
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="assignments", verbose_name=_("incident")
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("agency"))
+    unit = models.ForeignKey(
+        FieldUnit, on_delete=models.PROTECT, null=True, blank=True, related_name="assignments", verbose_name=_("unit")
+    )
+    volunteer = models.ForeignKey(
+        Volunteer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assignments",
+        verbose_name=_("volunteer"),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.REQUESTED, editable=False
+    )
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("dispatched by"),
+    )
+    note = models.TextField(_("note"), blank=True)
+    requested_at = models.DateTimeField(_("requested at"), editable=False)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True, editable=False)
+    en_route_at = models.DateTimeField(_("en route at"), null=True, blank=True, editable=False)
+    on_scene_at = models.DateTimeField(_("on scene at"), null=True, blank=True, editable=False)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True, editable=False)
+    declined_at = models.DateTimeField(_("declined at"), null=True, blank=True, editable=False)
+    decline_reason = models.TextField(_("decline reason"), blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
+    # SLA deadline for the agency's acknowledgement, fixed when the assignment is requested.
+    acknowledge_due_at = models.DateTimeField(_("acknowledge due at"), null=True, blank=True, editable=False)
+    # Set once the agency has been told (email); makes the notification task idempotent.
+    notified_at = models.DateTimeField(_("agency notified at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["requested_at", "id"]
+        indexes = [
+            models.Index(fields=["agency", "status", "requested_at"], name="assignment_agency_inbox_idx"),
+            models.Index(fields=["agency", "incident"], name="assignment_agency_incident_idx"),
+            models.Index(
+                fields=["acknowledge_due_at"], name="assignment_ack_due_idx", condition=Q(status="requested")
+            ),
+        ]
+        constraints = [
+            # An agency has at most one live assignment per incident.
+            models.UniqueConstraint(
+                fields=["incident", "agency"],
+                name="assignment_one_active_per_agency",
+                condition=Q(status__in=["requested", "acknowledged", "en_route", "on_scene"]),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="declined") | ~Q(decline_reason=""), name="assignment_decline_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} → {self.agency_id} ({self.status})"

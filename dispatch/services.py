@@ -1,0 +1,330 @@
+"""Writes for dispatch: routing, dispatching agencies, and each step of an assignment.
+
+Lock order is always incident first, then its assignments, so concurrent steps on one incident
+queue up instead of deadlocking. Incident milestones follow from assignment milestones here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from incidents.models import Category, District, Incident, TimelineEvent
+from incidents.services import Actor, _lock_incident, _set_status, as_actor, timeline_event_create
+from incidents.transitions import check_transition
+from semarang112.exceptions import ApplicationError, Conflict
+
+from .models import Agency, Assignment, RoutingRule
+from .transitions import check_assignment_transition
+
+A = Assignment.Status
+S = Incident.Status
+K = TimelineEvent.Kind
+
+
+# ------------------------------------------------------------------------------------------------
+# Routing
+# ------------------------------------------------------------------------------------------------
+def routing_suggest(*, category: Category, district: District | None) -> list[Agency]:
+    """Agencies for a category (and district), in order.
+
+    Rules for the district win over the category's all-district rules; a category without
+    rules of its own inherits its parent's.
+    """
+    for node in category.ancestors_and_self():
+        district_filter = Q(district__isnull=True)
+        if district is not None:
+            district_filter |= Q(district=district)
+        rules = list(
+            RoutingRule.objects.filter(district_filter, category=node, is_active=True, agency__is_active=True)
+            .select_related("agency")
+            .annotate(
+                specific=Case(When(district__isnull=True, then=Value(1)), default=Value(0), output_field=IntegerField())
+            )
+            .order_by("specific", "order", "agency__code")
+        )
+        if rules:
+            if district is not None and any(rule.district_id == district.pk for rule in rules):
+                rules = [rule for rule in rules if rule.district_id == district.pk]
+            seen, agencies = set(), []
+            for rule in rules:
+                if rule.agency_id not in seen:
+                    seen.add(rule.agency_id)
+                    agencies.append(rule.agency)
+            return agencies
+    return []
+
+
+# ------------------------------------------------------------------------------------------------
+# Dispatch
+# ------------------------------------------------------------------------------------------------
+@transaction.atomic
+def incident_dispatch(
+    *,
+    incident: Incident,
+    agencies: Iterable[Agency],
+    actor: Actor | AbstractBaseUser | None,
+    note: str = "",
+) -> list[Assignment]:
+    """Ask one or more agencies to respond. Also adds agencies to an incident already dispatched."""
+    actor = as_actor(actor)
+    agencies = list({agency.pk: agency for agency in agencies}.values())
+    if not agencies:
+        raise ApplicationError(_("Choose at least one agency."), code="agencies_required", extra={"field": "agencies"})
+    inactive = [agency.code for agency in agencies if not agency.is_active]
+    if inactive:
+        raise ApplicationError(
+            _("These agencies are not active: %(codes)s.") % {"codes": ", ".join(inactive)},
+            code="agency_inactive",
+            extra={"field": "agencies", "agencies": inactive},
+        )
+    incident = _lock_incident(incident)
+    if incident.status not in (S.DISPATCHED, S.ON_SCENE):
+        check_transition(incident.status, S.DISPATCHED)
+    busy = set(
+        Assignment.objects.filter(
+            incident=incident, agency__in=agencies, status__in=Assignment.ACTIVE_STATUSES
+        ).values_list("agency__code", flat=True)
+    )
+    if busy:
+        raise Conflict(
+            _("Already dispatched to: %(codes)s.") % {"codes": ", ".join(sorted(busy))},
+            code="already_dispatched",
+            extra={"agencies": sorted(busy)},
+        )
+    now = timezone.now()
+    assignments = [
+        Assignment.objects.create(
+            incident=incident,
+            agency=agency,
+            dispatched_by=actor.user_or_none,
+            note=note,
+            requested_at=now,
+            acknowledge_due_at=now + timedelta(minutes=incident.category.sla_acknowledge_minutes),
+        )
+        for agency in agencies
+    ]
+    for assignment in assignments:
+        timeline_event_create(
+            incident=incident,
+            kind=K.ASSIGNMENT_CREATED,
+            actor=actor,
+            assignment=assignment,
+            to_state=assignment.status,
+            note=note,
+            payload={"agency": assignment.agency.code},
+            at=now,
+        )
+    if incident.status in (S.RECEIVED, S.VERIFIED):
+        if incident.verified_at is None:
+            # Dispatching straight from "received" is an implicit verification.
+            incident.verified_at = now
+            extra = ("verified_at",)
+        else:
+            extra = ()
+        _set_status(
+            incident,
+            S.DISPATCHED,
+            actor=actor,
+            milestone="first_dispatched_at",
+            extra_fields=extra,
+            payload={"agencies": [agency.code for agency in agencies]},
+            at=now,
+        )
+    from .tasks import assignment_notify_agency_task
+
+    for assignment in assignments:
+        transaction.on_commit(lambda pk=assignment.pk: assignment_notify_agency_task.delay(pk))
+    return assignments
+
+
+# ------------------------------------------------------------------------------------------------
+# Assignment steps
+# ------------------------------------------------------------------------------------------------
+_STEP_TIMESTAMP = {
+    A.ACKNOWLEDGED: "acknowledged_at",
+    A.EN_ROUTE: "en_route_at",
+    A.ON_SCENE: "on_scene_at",
+    A.COMPLETED: "completed_at",
+    A.DECLINED: "declined_at",
+    A.CANCELLED: "cancelled_at",
+}
+
+
+def _lock_assignment(assignment: Assignment | int) -> tuple[Incident, Assignment]:
+    pk = assignment.pk if isinstance(assignment, Assignment) else assignment
+    incident_id = Assignment.objects.values_list("incident_id", flat=True).get(pk=pk)
+    incident = _lock_incident(incident_id)
+    return incident, Assignment.objects.select_for_update().select_related("agency").get(pk=pk)
+
+
+def _step(
+    incident: Incident,
+    assignment: Assignment,
+    target: str,
+    *,
+    actor: Actor,
+    note: str = "",
+    at: datetime | None = None,
+    extra_fields: tuple[str, ...] = (),
+) -> Assignment:
+    """Move a locked assignment and record it. Caller holds the incident and assignment locks."""
+    check_assignment_transition(assignment.status, target)
+    at = at or timezone.now()
+    previous = assignment.status
+    assignment.status = target
+    stamp = _STEP_TIMESTAMP[target]
+    setattr(assignment, stamp, at)
+    assignment.save(update_fields=["status", stamp, *extra_fields])
+    timeline_event_create(
+        incident=incident,
+        kind=K.ASSIGNMENT_STATUS,
+        actor=actor,
+        assignment=assignment,
+        from_state=previous,
+        to_state=target,
+        note=note,
+        payload={"agency": assignment.agency.code},
+        at=at,
+    )
+    return assignment
+
+
+def _return_to_dispatch_if_uncovered(incident: Incident, *, actor: Actor, at: datetime) -> None:
+    """When no agency is left on a dispatched incident, hand it back to the dispatcher."""
+    if incident.status != S.DISPATCHED:
+        return
+    if Assignment.objects.filter(incident=incident, status__in=Assignment.ACTIVE_STATUSES).exists():
+        return
+    _set_status(incident, S.VERIFIED, actor=actor, note=_("No agency left on this incident."), at=at)
+    timeline_event_create(incident=incident, kind=K.RETURNED_TO_DISPATCH, actor=actor, at=at)
+
+
+@transaction.atomic
+def assignment_acknowledge(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+    actor = as_actor(actor)
+    incident, assignment = _lock_assignment(assignment)
+    now = timezone.now()
+    _step(incident, assignment, A.ACKNOWLEDGED, actor=actor, note=note, at=now)
+    if incident.first_acknowledged_at is None:
+        incident.first_acknowledged_at = now
+        incident.version += 1
+        incident.save(update_fields=["first_acknowledged_at", "version", "updated_at"])
+    return assignment
+
+
+@transaction.atomic
+def assignment_en_route(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+    incident, assignment = _lock_assignment(assignment)
+    return _step(incident, assignment, A.EN_ROUTE, actor=as_actor(actor), note=note)
+
+
+@transaction.atomic
+def assignment_on_scene(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+    """First arrival sets the incident's on-scene milestone (the response time) and status."""
+    actor = as_actor(actor)
+    incident, assignment = _lock_assignment(assignment)
+    now = timezone.now()
+    _step(incident, assignment, A.ON_SCENE, actor=actor, note=note, at=now)
+    if incident.status == S.DISPATCHED:
+        _set_status(incident, S.ON_SCENE, actor=actor, milestone="first_on_scene_at", at=now)
+    elif incident.first_on_scene_at is None:
+        incident.first_on_scene_at = now
+        incident.version += 1
+        incident.save(update_fields=["first_on_scene_at", "version", "updated_at"])
+    return assignment
+
+
+@transaction.atomic
+def assignment_complete(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+    incident, assignment = _lock_assignment(assignment)
+    return _step(incident, assignment, A.COMPLETED, actor=as_actor(actor), note=note)
+
+
+@transaction.atomic
+def assignment_decline(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, reason: str) -> Assignment:
+    """The agency cannot respond; with no other agency left the incident goes back to dispatch."""
+    if not reason or not reason.strip():
+        raise ApplicationError(_("Give a reason for declining."), code="reason_required", extra={"field": "reason"})
+    actor = as_actor(actor)
+    incident, assignment = _lock_assignment(assignment)
+    now = timezone.now()
+    assignment.decline_reason = reason.strip()
+    _step(incident, assignment, A.DECLINED, actor=actor, note=reason.strip(), at=now, extra_fields=("decline_reason",))
+    _return_to_dispatch_if_uncovered(incident, actor=actor, at=now)
+    return assignment
+
+
+@transaction.atomic
+def assignment_cancel(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, reason: str) -> Assignment:
+    """The command center withdraws one agency (re-routing)."""
+    if not reason or not reason.strip():
+        raise ApplicationError(_("Give a reason for cancelling."), code="reason_required", extra={"field": "reason"})
+    actor = as_actor(actor)
+    incident, assignment = _lock_assignment(assignment)
+    now = timezone.now()
+    _step(incident, assignment, A.CANCELLED, actor=actor, note=reason.strip(), at=now)
+    _return_to_dispatch_if_uncovered(incident, actor=actor, at=now)
+    return assignment
+
+
+def assignments_cancel_active(*, incident: Incident, actor: Actor, reason: str) -> int:
+    """Cancel every live assignment of an incident that is ending. Caller holds the incident lock."""
+    now = timezone.now()
+    active = list(
+        Assignment.objects.select_for_update()
+        .select_related("agency")
+        .filter(incident=incident, status__in=Assignment.ACTIVE_STATUSES)
+        .order_by("pk")
+    )
+    for assignment in active:
+        if assignment.status == A.ON_SCENE:
+            _step(incident, assignment, A.COMPLETED, actor=actor, note=reason, at=now)
+        else:
+            _step(incident, assignment, A.CANCELLED, actor=actor, note=reason, at=now)
+    return len(active)
+
+
+@transaction.atomic
+def assignment_notify_agency(*, assignment_id: int) -> bool:
+    """Email the agency about a new assignment, once. Returns whether a message was sent.
+
+    The row stays locked while the mail goes out and ``notified_at`` is written in the same
+    transaction: a failure rolls back and the task retries (at least once, never silently lost).
+    """
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("agency", "incident", "incident__category")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if assignment is None or assignment.notified_at is not None:
+        return False
+    if assignment.status != A.REQUESTED or not assignment.agency.email:
+        return False
+    incident = assignment.incident
+    subject = _("[112] %(ref)s: %(category)s — please respond") % {
+        "ref": incident.reference,
+        "category": incident.category.name_id,
+    }
+    body = "\n".join(
+        [
+            _("Reference: %(ref)s") % {"ref": incident.reference},
+            _("Category: %(category)s") % {"category": incident.category.name_id},
+            _("Priority: P%(priority)s") % {"priority": incident.priority},
+            _("Address: %(address)s") % {"address": incident.address or "-"},
+            "",
+            incident.description,
+        ]
+    )
+    send_mail(subject, body, None, [assignment.agency.email])
+    assignment.notified_at = timezone.now()
+    assignment.save(update_fields=["notified_at"])
+    return True

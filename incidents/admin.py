@@ -1,0 +1,256 @@
+"""Admin for places, categories, calls, incidents and the (read-only) timeline.
+
+The admin never writes a status: state changes are admin actions that call the services, and
+incident edits go through ``incident_create`` / ``incident_update`` / ``incident_change_category``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from dispatch.models import RoutingRule
+from semarang112.exceptions import ApplicationError
+
+from . import services
+from .models import Call, CallerNumber, Category, District, Incident, Region, TimelineEvent, Village
+
+
+class ReadOnlyAdminMixin:
+    """Viewable, never changed or deleted from the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "reference_prefix"]
+    search_fields = ["code", "name"]
+
+
+class VillageInline(admin.TabularInline):
+    model = Village
+    extra = 0
+
+
+@admin.register(District)
+class DistrictAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "region"]
+    list_filter = ["region"]
+    search_fields = ["name", "code"]
+    inlines = [VillageInline]
+
+
+@admin.register(Village)
+class VillageAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "district"]
+    list_filter = ["district__region", "district"]
+    search_fields = ["name", "code"]
+    list_select_related = ["district"]
+
+
+class RoutingRuleInline(admin.TabularInline):
+    model = RoutingRule
+    extra = 0
+    autocomplete_fields = ["agency", "district"]
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = [
+        "code",
+        "name_id",
+        "name_en",
+        "parent",
+        "default_priority",
+        "sla_dispatch_minutes",
+        "sla_acknowledge_minutes",
+        "sla_response_minutes",
+        "is_active",
+    ]
+    list_filter = ["is_active", "default_priority", "parent"]
+    search_fields = ["code", "name_id", "name_en"]
+    list_select_related = ["parent"]
+    inlines = [RoutingRuleInline]
+
+
+@admin.register(CallerNumber)
+class CallerNumberAdmin(admin.ModelAdmin):
+    list_display = ["number", "prank_count", "is_flagged", "blocked_until", "updated_at"]
+    list_filter = ["is_flagged"]
+    search_fields = ["number"]
+    readonly_fields = ["prank_count", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        record = services.caller_number_set_flag(
+            number=obj.number, flagged=obj.is_flagged, blocked_until=obj.blocked_until, note=obj.note
+        )
+        obj.pk = record.pk
+
+
+@admin.register(Call)
+class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["started_at", "channel", "caller_number", "outcome", "incident", "operator"]
+    list_filter = ["outcome", "channel", "region"]
+    search_fields = ["caller_number", "incident__reference"]
+    list_select_related = ["incident", "operator"]
+    date_hierarchy = "started_at"
+
+
+class TimelineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TimelineEvent
+    fields = ["created_at", "kind", "from_state", "to_state", "actor", "actor_label", "note", "payload"]
+    readonly_fields = fields
+    extra = 0
+    ordering = ["created_at", "id"]
+    fk_name = "incident"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+def _run_action(modeladmin, request, queryset, service, success: str, **kwargs):
+    done = 0
+    for incident in queryset.only("pk", "reference"):
+        try:
+            service(incident=incident, actor=request.user, **kwargs)
+            done += 1
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{incident.reference}: {exc.message}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, success % {"count": done}, messages.SUCCESS)
+
+
+@admin.action(description=_("Verify selected incidents"))
+def verify_incidents(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, services.incident_verify, gettext("%(count)d incident(s) verified."))
+
+
+@admin.action(description=_("Resolve selected incidents"))
+def resolve_incidents(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, services.incident_resolve, gettext("%(count)d incident(s) resolved."))
+
+
+@admin.action(description=_("Close selected incidents"))
+def close_incidents(modeladmin, request, queryset):
+    _run_action(modeladmin, request, queryset, services.incident_close, gettext("%(count)d incident(s) closed."))
+
+
+@admin.action(description=_("Mark selected incidents as false alarm"))
+def false_alarm_incidents(modeladmin, request, queryset):
+    _run_action(
+        modeladmin,
+        request,
+        queryset,
+        services.incident_mark_false_alarm,
+        gettext("%(count)d incident(s) marked as false alarm."),
+        reason=gettext("Marked as false alarm in the admin."),
+    )
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["reference", "status", "priority", "category", "district", "received_at", "first_on_scene_at"]
+    list_filter = ["status", "priority", "category", "region", "district", "channel"]
+    search_fields = ["=reference", "caller_number", "address"]
+    list_select_related = ["category", "district"]
+    date_hierarchy = "received_at"
+    autocomplete_fields = ["category", "district", "village"]
+    readonly_fields = [
+        "reference",
+        "status",
+        "duplicate_of",
+        "created_by",
+        "verified_at",
+        "first_dispatched_at",
+        "first_acknowledged_at",
+        "first_on_scene_at",
+        "resolved_at",
+        "closed_at",
+        "version",
+    ]
+    fieldsets = [
+        (None, {"fields": ["reference", "status", "region", "category", "priority", "channel", "description"]}),
+        (_("Place"), {"fields": ["address", "district", "village", "latitude", "longitude"]}),
+        (_("Caller"), {"fields": ["caller_name", "caller_number"]}),
+        (
+            _("Milestones"),
+            {
+                "fields": [
+                    "received_at",
+                    "verified_at",
+                    "first_dispatched_at",
+                    "first_acknowledged_at",
+                    "first_on_scene_at",
+                    "resolved_at",
+                    "closed_at",
+                    "duplicate_of",
+                    "created_by",
+                    "version",
+                ]
+            },
+        ),
+    ]
+    inlines = [TimelineInline]
+    actions = [verify_incidents, resolve_incidents, close_incidents, false_alarm_incidents]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of an emergency is never deleted
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["region", "channel", "received_at"]
+        return fields
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if not change:
+                created = services.incident_create(
+                    actor=request.user,
+                    region=data["region"],
+                    category=data["category"],
+                    priority=data.get("priority"),
+                    channel=data.get("channel"),
+                    description=data["description"],
+                    address=data.get("address", ""),
+                    district=data.get("district"),
+                    village=data.get("village"),
+                    latitude=data.get("latitude"),
+                    longitude=data.get("longitude"),
+                    caller_name=data.get("caller_name", ""),
+                    caller_number=data.get("caller_number", ""),
+                    received_at=data.get("received_at"),
+                )
+                obj.pk, obj.reference = created.pk, created.reference
+                return
+            editable = {f: data[f] for f in form.changed_data if f in services.EDITABLE_FIELDS}
+            current = Incident.objects.get(pk=obj.pk)
+            if "category" in form.changed_data:
+                services.incident_change_category(incident=current, category=data["category"], actor=request.user)
+            if editable:
+                services.incident_update(incident=current, actor=request.user, data=editable)
+        except ApplicationError as exc:
+            # The form was valid but a business rule said no: nothing was written.
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the only inline is the read-only timeline
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "incident", "kind", "from_state", "to_state", "actor", "actor_label"]
+    list_filter = ["kind"]
+    search_fields = ["=incident__reference"]
+    list_select_related = ["incident", "actor"]
+    date_hierarchy = "created_at"
