@@ -8,7 +8,7 @@ SQLite in WAL mode and kombu's filesystem transport as the Celery broker.
     DJANGO_SECRET_KEY     required in production; a fixed development key otherwise
     DJANGO_ALLOWED_HOSTS  comma-separated; default "localhost,127.0.0.1,[::1],testserver"
     DATABASE_URL          default sqlite:///<repo>/var/db.sqlite3; e.g. postgres://postgres@127.0.0.1:5432/semarang112
-    CELERY_BROKER_URL     default "filesystem://" (folder <repo>/var/celery); e.g. redis://127.0.0.1:6379/0
+    CELERY_BROKER_URL     default "filesystem://localhost/" (folder <repo>/var/celery); e.g. redis://127.0.0.1:6379/0
     TIME_ZONE             default Asia/Jakarta
     LANGUAGE_CODE         default id (Indonesian); English is available
     DJANGO_EMAIL_BACKEND  default the console backend (mail printed to the log)
@@ -195,7 +195,7 @@ REST_FRAMEWORK = {
 # Celery — https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The database is the source of truth; messages only say "look at row N".
 # ------------------------------------------------------------------------------------------------
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _celery_dir = VAR_DIR / "celery"
@@ -206,6 +206,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
         "store_processed": False,
+        "polling_interval": 0.2,  # seconds between looks at the folder
     }
 else:
     # Above the longest task, so an unacked message is not redelivered while still running.
