@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 
 class Agency(models.Model):
@@ -37,6 +40,10 @@ class Agency(models.Model):
     email = models.EmailField(_("email"), blank=True)
     radio_channel = models.CharField(_("radio channel"), max_length=64, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # Members are in this group; per-incident shares are granted to it (django-guardian).
+    group = models.OneToOneField(
+        Group, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="agency"
+    )
 
     class Meta:
         verbose_name = _("agency")
@@ -278,3 +285,116 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.incident_id} → {self.agency_id} ({self.status})"
+
+
+# ------------------------------------------------------------------------------------------------
+# Shares: one incident made visible to another agency (per-object grants with django-guardian)
+# ------------------------------------------------------------------------------------------------
+class IncidentShareQuerySet(models.QuerySet):
+    def active(self, at=None):
+        at = at or timezone.now()
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at), revoked_at__isnull=True)
+
+
+class IncidentShare(models.Model):
+    """A dispatcher's decision to let another agency see (or assist on) one incident.
+
+    The grant itself is a django-guardian object permission on the incident for the agency's
+    group (direct-FK tables below); this row is its record: who, when, level, expiry, revocation.
+    """
+
+    class Level(models.TextChoices):
+        VIEW = "view", _("View")  # read the incident and its timeline (no personal data)
+        ASSIST = "assist", _("Assist")  # also add notes and its own assignment
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, related_name="shares", verbose_name=_("incident")
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="shares", verbose_name=_("agency"))
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("granted by")
+    )
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("revoked by")
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    objects = IncidentShareQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("incident share")
+        verbose_name_plural = _("incident shares")
+        ordering = ["-granted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "agency"], name="share_one_live_per_agency", condition=Q(revoked_at__isnull=True)
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["agency", "incident"], name="share_live_agency_idx", condition=Q(revoked_at__isnull=True)
+            ),
+            models.Index(fields=["expires_at"], name="share_expiry_idx", condition=Q(revoked_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} → {self.agency_id} ({self.level})"
+
+
+class IncidentUserObjectPermission(UserObjectPermissionBase):
+    """guardian: direct-FK per-user permissions on incidents (guardian performance docs)."""
+
+    content_object = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("incident user permission")
+        verbose_name_plural = _("incident user permissions")
+
+
+class IncidentGroupObjectPermission(GroupObjectPermissionBase):
+    """guardian: direct-FK per-group permissions on incidents; a share grants to the agency's group."""
+
+    content_object = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE)
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = _("incident group permission")
+        verbose_name_plural = _("incident group permissions")
+
+
+class AccessEvent(models.Model):
+    """Record of membership, role, share and grant changes: who, when, what (for administrators)."""
+
+    class Kind(models.TextChoices):
+        MEMBERSHIP_ADDED = "membership_added", _("Membership added")
+        MEMBERSHIP_CHANGED = "membership_changed", _("Membership changed")
+        MEMBERSHIP_REMOVED = "membership_removed", _("Membership removed")
+        SHARE_GRANTED = "share_granted", _("Incident shared")
+        SHARE_REVOKED = "share_revoked", _("Share revoked")
+        SHARE_EXPIRED = "share_expired", _("Share expired")
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("actor")
+    )
+    actor_label = models.CharField(_("actor label"), max_length=120, blank=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("user")
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("agency"))
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("incident")
+    )
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("access change")
+        verbose_name_plural = _("access changes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind}"

@@ -9,19 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm, remove_perm
 
 from incidents.models import Category, District, Incident, TimelineEvent
 from incidents.services import Actor, _lock_incident, _set_status, as_actor, timeline_event_create
 from incidents.transitions import check_transition
 from semarang112.exceptions import ApplicationError, Conflict
 
-from .models import Agency, Assignment, RoutingRule
+from .models import AccessEvent, Agency, Assignment, IncidentShare, Membership, RoutingRule
 from .transitions import check_assignment_transition
 
 A = Assignment.Status
@@ -328,3 +329,155 @@ def assignment_notify_agency(*, assignment_id: int) -> bool:
     assignment.notified_at = timezone.now()
     assignment.save(update_fields=["notified_at"])
     return True
+
+
+# ------------------------------------------------------------------------------------------------
+# Agency groups, memberships and shares
+# ------------------------------------------------------------------------------------------------
+def agency_group_ensure(agency: Agency) -> Group:
+    """The agency's auth group (members are in it; shares are granted to it), created on first use."""
+    if agency.group_id is not None:
+        return agency.group
+    with transaction.atomic():
+        agency = Agency.objects.select_for_update().get(pk=agency.pk)
+        if agency.group_id is None:
+            group, _created = Group.objects.get_or_create(name=f"agency:{agency.code}")
+            agency.group = group
+            agency.save(update_fields=["group"])
+        return agency.group
+
+
+@transaction.atomic
+def membership_sync_groups(*, user) -> None:
+    """Make the user's agency groups match their active memberships (no per-incident rows)."""
+    wanted = {
+        agency_group_ensure(membership.agency).pk
+        for membership in Membership.objects.filter(user=user, is_active=True).select_related("agency__group")
+    }
+    current = set(user.groups.filter(agency__isnull=False).values_list("pk", flat=True))
+    if wanted - current:
+        user.groups.add(*(wanted - current))
+    if current - wanted:
+        user.groups.remove(*(current - wanted))
+
+
+def membership_record_change(*, actor: Actor | AbstractBaseUser | None, membership: Membership, kind: str, before: dict | None = None) -> AccessEvent:
+    """Record who changed which membership and how; keeps the user's agency groups in step."""
+    actor = as_actor(actor)
+    membership_sync_groups(user=membership.user)
+    return AccessEvent.objects.create(
+        actor=actor.user_or_none,
+        actor_label=actor.label if actor.user_or_none is None else "",
+        kind=kind,
+        user=membership.user,
+        agency=membership.agency,
+        detail={
+            "role": membership.role,
+            "is_active": membership.is_active,
+            "unit": membership.unit_id,
+            **({"before": before} if before else {}),
+        },
+    )
+
+
+_SHARE_PERMISSIONS = {
+    IncidentShare.Level.VIEW: ["view_incident"],
+    IncidentShare.Level.ASSIST: ["view_incident", "assist_incident"],
+}
+
+
+def _grant(share: IncidentShare) -> None:
+    group = agency_group_ensure(share.agency)
+    for codename in _SHARE_PERMISSIONS[share.level]:
+        assign_perm(f"incidents.{codename}", group, share.incident)
+
+
+def _ungrant(share: IncidentShare) -> None:
+    group = agency_group_ensure(share.agency)
+    for codename in _SHARE_PERMISSIONS[IncidentShare.Level.ASSIST]:
+        remove_perm(f"incidents.{codename}", group, share.incident)
+
+
+@transaction.atomic
+def incident_share(
+    *,
+    incident: Incident,
+    agency: Agency,
+    level: str,
+    actor: Actor | AbstractBaseUser | None,
+    expires_at: datetime | None = None,
+    note: str = "",
+) -> IncidentShare:
+    """Let another agency see (``view``) or help on (``assist``) one incident; replaces a live share.
+
+    The caller has checked that the actor may share (``incident.share``): an agency that sees the
+    incident only through a share has no such right.
+    """
+    actor = as_actor(actor)
+    if level not in IncidentShare.Level.values:
+        raise ApplicationError(_("Unknown share level."), code="invalid_share_level", extra={"field": "level"})
+    if not agency.is_active:
+        raise ApplicationError(_("This agency is not active."), code="agency_inactive", extra={"field": "agency"})
+    if agency.kind == Agency.Kind.COMMAND_CENTER:
+        raise ApplicationError(_("The command center already sees its incidents."), code="share_to_command_center", extra={"field": "agency"})
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        raise ApplicationError(_("The expiry must be in the future."), code="share_expiry_past", extra={"field": "expires_at"})
+    incident = _lock_incident(incident)
+    if incident.status in Incident.FINAL_STATUSES:
+        raise Conflict(_("A closed incident cannot be shared."), code="incident_final")
+    previous = IncidentShare.objects.select_for_update().filter(incident=incident, agency=agency, revoked_at__isnull=True).first()
+    if previous is not None:
+        previous.revoked_at = now
+        previous.revoked_by = actor.user_or_none
+        previous.save(update_fields=["revoked_at", "revoked_by"])
+        _ungrant(previous)
+    share = IncidentShare.objects.create(
+        incident=incident, agency=agency, level=level, granted_by=actor.user_or_none, granted_at=now,
+        expires_at=expires_at, note=note,
+    )
+    _grant(share)
+    payload = {"agency": agency.code, "level": level, "expires_at": expires_at.isoformat() if expires_at else None}
+    timeline_event_create(incident=incident, kind=K.SHARED, actor=actor, note=note, payload=payload, at=now)
+    AccessEvent.objects.create(
+        actor=actor.user_or_none, actor_label=actor.label if actor.user_or_none is None else "",
+        kind=AccessEvent.Kind.SHARE_GRANTED, agency=agency, incident=incident, detail=payload, created_at=now,
+    )
+    return share
+
+
+@transaction.atomic
+def incident_share_revoke(
+    *, share: IncidentShare, actor: Actor | AbstractBaseUser | None, expired: bool = False, note: str = ""
+) -> IncidentShare:
+    """End a share now (or record that it expired). Idempotent: an ended share is returned as is."""
+    actor = as_actor(actor)
+    incident = _lock_incident(share.incident_id)
+    share = IncidentShare.objects.select_for_update().select_related("agency").get(pk=share.pk)
+    if share.revoked_at is not None:
+        return share
+    now = timezone.now()
+    share.revoked_at = share.expires_at if expired and share.expires_at else now
+    share.revoked_by = actor.user_or_none
+    share.save(update_fields=["revoked_at", "revoked_by"])
+    _ungrant(share)
+    payload = {"agency": share.agency.code, "level": share.level, "expired": expired}
+    timeline_event_create(incident=incident, kind=K.SHARE_REVOKED, actor=actor, note=note, payload=payload, at=now)
+    AccessEvent.objects.create(
+        actor=actor.user_or_none, actor_label=actor.label if actor.user_or_none is None else "",
+        kind=AccessEvent.Kind.SHARE_EXPIRED if expired else AccessEvent.Kind.SHARE_REVOKED,
+        agency=share.agency, incident=incident, detail=payload, created_at=now,
+    )
+    return share
+
+
+def shares_expire(*, limit: int = 500) -> int:
+    """Revoke the guardian grants of shares past their expiry (the selector already hides them)."""
+    due = list(
+        IncidentShare.objects.filter(revoked_at__isnull=True, expires_at__lte=timezone.now())
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for share in IncidentShare.objects.filter(pk__in=due).only("pk", "incident_id"):
+        incident_share_revoke(share=share, actor=Actor.system("system: share expiry"), expired=True)
+    return len(due)

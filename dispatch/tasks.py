@@ -16,3 +16,9 @@ from . import services
 )
 def assignment_notify_agency_task(assignment_id: int) -> bool:
     return services.assignment_notify_agency(assignment_id=assignment_id)
+
+
+@shared_task(name="dispatch.tasks.shares_expire_task")
+def shares_expire_task() -> int:
+    """Periodic: end shares whose expiry has passed (timeline + access record, grants removed)."""
+    return services.shares_expire()

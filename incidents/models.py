@@ -335,6 +335,8 @@ class Incident(models.Model):
         verbose_name = _("incident")
         verbose_name_plural = _("incidents")
         ordering = ["-received_at"]
+        # Object-level grant for agencies an incident is shared with at "assist" level.
+        permissions = [("assist_incident", _("Can assist on incident (notes, own assignment)"))]
         indexes = [
             # The live queue: open incidents of a region by priority, oldest first.
             models.Index(
@@ -406,6 +408,9 @@ class ReferenceCounter(models.Model):
         verbose_name_plural = _("reference counters")
         constraints = [models.UniqueConstraint(fields=["prefix", "day"], name="reference_counter_unique_day")]
 
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.day:%y%m%d}: {self.last_value}"
+
 
 class TimelineEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -431,6 +436,8 @@ class TimelineEvent(models.Model):
         ASSIGNMENT_STATUS = "assignment_status", _("Assignment status changed")
         RETURNED_TO_DISPATCH = "returned_to_dispatch", _("Returned to dispatcher")
         NOTE = "note", _("Note")
+        SHARED = "shared", _("Shared with an agency")
+        SHARE_REVOKED = "share_revoked", _("Share revoked")
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline", verbose_name=_("incident"))
     assignment = models.ForeignKey(

@@ -38,3 +38,10 @@ class Conflict(ApplicationError):
 
     code = "conflict"
     http_status = 409
+
+
+class Forbidden(ApplicationError):
+    """The principal may see the object but not take this action (HTTP 403)."""
+
+    code = "forbidden"
+    http_status = 403

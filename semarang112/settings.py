@@ -219,6 +219,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "dispatch-shares-expire": {
+        "task": "dispatch.tasks.shares_expire_task",
+        "schedule": float(os.environ.get("SHARES_EXPIRE_INTERVAL_SECONDS", "60")),
+    },
     "incidents-auto-close-resolved": {
         "task": "incidents.tasks.incident_auto_close_resolved_task",
         "schedule": float(os.environ.get("INCIDENT_AUTO_CLOSE_INTERVAL_SECONDS", "300")),
@@ -235,6 +239,8 @@ PRANK_FLAG_THRESHOLD = int(os.environ.get("PRANK_FLAG_THRESHOLD", "3"))
 PRANK_FLAG_WINDOW_DAYS = int(os.environ.get("PRANK_FLAG_WINDOW_DAYS", "30"))
 # How long an automatic prank block lasts; the operator still sees and may take the call.
 PRANK_BLOCK_MINUTES = int(os.environ.get("PRANK_BLOCK_MINUTES", "60"))
+# Auditors read everything; caller names and numbers only when this is on.
+AUDITOR_SEES_PERSONAL_DATA = env_bool("AUDITOR_SEES_PERSONAL_DATA", False)
 # Resolved incidents are closed by the system after this many hours without a reopen.
 INCIDENT_AUTO_CLOSE_HOURS = int(os.environ.get("INCIDENT_AUTO_CLOSE_HOURS", "24"))
 
