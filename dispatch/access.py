@@ -305,11 +305,15 @@ def allowed_actions(principal, incident=None, assignment=None) -> set[str]:
                 actions |= AGENCY_ACTIONS[role] - ASSIGNMENT_STEPS
     else:
         shared_level = _share_level(access, incident)
-        assigned = _has_assignment(access, incident)
-        if assigned or shared_level == "assist":
+        assigned_agencies = _assigned_agencies(access, incident)
+        if assigned_agencies or shared_level == "assist":
             actions.add(INCIDENT_NOTE)
         if shared_level == "assist":
             actions.add(INCIDENT_SELF_DISPATCH)
+        # An agency supervisor whose agency works the incident may share it onwards; an agency
+        # that sees it only through a share may not.
+        if any(Role.AGENCY_SUPERVISOR in access.agency_roles.get(pk, ()) for pk in assigned_agencies):
+            actions.add(INCIDENT_SHARE)
     if incident is not None and assignment is None:
         actions -= ASSIGNMENT_STEPS  # steps are always checked against a concrete assignment
     return actions
@@ -351,6 +355,14 @@ def _has_assignment(access: Access, incident) -> bool:
     return Assignment.objects.filter(
         Q(agency_id__in=access.agency_ids) | Q(unit_id__in=access.unit_ids), incident=incident
     ).exists()
+
+
+def _assigned_agencies(access: Access, incident) -> set[int]:
+    if not access.agency_ids:
+        return set()
+    return set(
+        Assignment.objects.filter(incident=incident, agency_id__in=access.agency_ids).values_list("agency_id", flat=True)
+    )
 
 
 def _share_level(access: Access, incident) -> str | None:

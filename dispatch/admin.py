@@ -10,7 +10,69 @@ from incidents.admin import ReadOnlyAdminMixin
 from semarang112.exceptions import ApplicationError
 
 from . import services
-from .models import Agency, Assignment, FieldUnit, Membership, RoutingRule, Volunteer
+from .access import access_for
+from .models import (
+    AccessEvent,
+    Agency,
+    Assignment,
+    FieldUnit,
+    IncidentShare,
+    Membership,
+    Role,
+    RoutingRule,
+    Volunteer,
+)
+
+
+class AgencyScopedAdminMixin:
+    """Agency supervisors (and volunteer coordinators, for volunteers) manage their own agency's
+    rows here without Django model permissions; superusers and administrators see everything."""
+
+    manager_roles: tuple[str, ...] = (Role.AGENCY_SUPERVISOR,)
+    agency_field = "agency"
+
+    def managed_agency_ids(self, request) -> set[int] | None:
+        """None = unrestricted (superuser / administrator)."""
+        if request.user.is_superuser or self._is_administrator(request):
+            return None
+        access = access_for(request.user)
+        return {pk for pk, roles in access.agency_roles.items() if set(roles) & set(self.manager_roles)}
+
+    def _is_administrator(self, request) -> bool:
+        return Membership.objects.filter(user=request.user, role=Role.ADMINISTRATOR, is_active=True).exists()
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        managed = self.managed_agency_ids(request)
+        if managed is None:
+            return queryset
+        return queryset.filter(**{f"{self.agency_field}__in": managed})
+
+    def _may_manage(self, request, obj=None) -> bool:
+        managed = self.managed_agency_ids(request)
+        if managed is None:
+            return True
+        if not managed:
+            return False
+        return obj is None or getattr(obj, f"{self.agency_field}_id") in managed
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff and self._may_manage(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request) and self._may_manage(request, obj)
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_view_permission
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        managed = self.managed_agency_ids(request)
+        if db_field.name == self.agency_field and managed is not None:
+            kwargs["queryset"] = Agency.objects.filter(pk__in=managed)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class MembershipInline(admin.TabularInline):
@@ -34,14 +96,59 @@ class AgencyAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
     inlines = [MembershipInline, FieldUnitInline]
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        before = {m.pk: _membership_state(m) for m in formset.queryset}
+        instances = formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            user = membership.user
+            membership.delete()
+            services.membership_record_change(
+                actor=request.user, membership=Membership(user=user, agency=form.instance, role=membership.role, is_active=False),
+                kind=AccessEvent.Kind.MEMBERSHIP_REMOVED, before=before.get(membership.pk),
+            )
+        for membership in instances:
+            adding = membership.pk is None
+            membership.save()
+            services.membership_record_change(
+                actor=request.user,
+                membership=membership,
+                kind=AccessEvent.Kind.MEMBERSHIP_ADDED if adding else AccessEvent.Kind.MEMBERSHIP_CHANGED,
+                before=None if adding else before.get(membership.pk),
+            )
+        formset.save_m2m()
+
+
+def _membership_state(membership: Membership) -> dict:
+    return {"role": membership.role, "is_active": membership.is_active, "unit": membership.unit_id}
+
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AgencyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "agency", "role", "unit", "is_active", "created_at"]
     list_filter = ["role", "is_active", "agency"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "agency__code", "agency__name"]
     autocomplete_fields = ["user", "agency"]
     list_select_related = ["user", "agency", "unit"]
+
+    def save_model(self, request, obj, form, change):
+        before = _membership_state(Membership.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        kind = AccessEvent.Kind.MEMBERSHIP_CHANGED if change else AccessEvent.Kind.MEMBERSHIP_ADDED
+        services.membership_record_change(actor=request.user, membership=obj, kind=kind, before=before)
+
+    def delete_model(self, request, obj):
+        before = _membership_state(obj)
+        super().delete_model(request, obj)
+        obj.is_active = False
+        services.membership_record_change(
+            actor=request.user, membership=obj, kind=AccessEvent.Kind.MEMBERSHIP_REMOVED, before=before
+        )
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            self.delete_model(request, membership)
 
 
 @admin.register(RoutingRule)
@@ -54,7 +161,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(FieldUnit)
-class FieldUnitAdmin(admin.ModelAdmin):
+class FieldUnitAdmin(AgencyScopedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "agency", "kind", "home_district", "status"]
     list_filter = ["status", "agency", "home_district"]
     search_fields = ["code", "name"]
@@ -62,7 +169,10 @@ class FieldUnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Volunteer)
-class VolunteerAdmin(admin.ModelAdmin):
+class VolunteerAdmin(AgencyScopedAdminMixin, admin.ModelAdmin):
+    manager_roles = (Role.AGENCY_SUPERVISOR, Role.VOLUNTEER_COORDINATOR)
+    agency_field = "community"
+
     list_display = ["name", "community", "phone", "skills", "is_available"]
     list_filter = ["is_available", "community"]
     search_fields = ["name", "phone", "skills"]
@@ -94,9 +204,35 @@ class AssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "requested_at"
     actions = [cancel_assignments]
 
+    def get_queryset(self, request):
+        from incidents.selectors import assignment_list_for_user
+
+        if request.user.is_superuser:
+            return super().get_queryset(request)
+        return assignment_list_for_user(request.user).select_related("incident", "agency")
+
     def has_change_permission(self, request, obj=None):
         # Needed for actions to show in the changelist; the change form stays read-only.
         return obj is None and request.user.has_perm("dispatch.change_assignment")
+
+
+@admin.register(IncidentShare)
+class IncidentShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["incident", "agency", "level", "granted_by", "granted_at", "expires_at", "revoked_at"]
+    list_filter = ["level", "agency"]
+    search_fields = ["=incident__reference", "agency__code"]
+    list_select_related = ["incident", "agency", "granted_by"]
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Membership, role and share changes: who, when, what — for administrators."""
+
+    list_display = ["created_at", "kind", "actor", "actor_label", "user", "agency", "incident"]
+    list_filter = ["kind", "agency"]
+    search_fields = ["user__username", "actor__username", "=incident__reference"]
+    list_select_related = ["actor", "user", "agency", "incident"]
+    date_hierarchy = "created_at"
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

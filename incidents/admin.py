@@ -10,11 +10,14 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from dispatch import access
+from dispatch.access import require
 from dispatch.models import RoutingRule
 from semarang112.exceptions import ApplicationError
 
 from . import services
 from .models import Call, CallerNumber, Category, District, Incident, Region, TimelineEvent, Village
+from .selectors import incident_list_for_user
 
 
 class ReadOnlyAdminMixin:
@@ -117,10 +120,11 @@ class TimelineInline(ReadOnlyAdminMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("actor")
 
 
-def _run_action(modeladmin, request, queryset, service, success: str, **kwargs):
+def _run_action(modeladmin, request, queryset, service, action: str, success: str, **kwargs):
     done = 0
-    for incident in queryset.only("pk", "reference"):
+    for incident in queryset.only("pk", "reference", "region_id"):
         try:
+            require(request.user, action, incident=incident)
             service(incident=incident, actor=request.user, **kwargs)
             done += 1
         except ApplicationError as exc:
@@ -131,17 +135,17 @@ def _run_action(modeladmin, request, queryset, service, success: str, **kwargs):
 
 @admin.action(description=_("Verify selected incidents"))
 def verify_incidents(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, services.incident_verify, gettext("%(count)d incident(s) verified."))
+    _run_action(modeladmin, request, queryset, services.incident_verify, access.INCIDENT_VERIFY, gettext("%(count)d incident(s) verified."))
 
 
 @admin.action(description=_("Resolve selected incidents"))
 def resolve_incidents(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, services.incident_resolve, gettext("%(count)d incident(s) resolved."))
+    _run_action(modeladmin, request, queryset, services.incident_resolve, access.INCIDENT_RESOLVE, gettext("%(count)d incident(s) resolved."))
 
 
 @admin.action(description=_("Close selected incidents"))
 def close_incidents(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, services.incident_close, gettext("%(count)d incident(s) closed."))
+    _run_action(modeladmin, request, queryset, services.incident_close, access.INCIDENT_CLOSE, gettext("%(count)d incident(s) closed."))
 
 
 @admin.action(description=_("Mark selected incidents as false alarm"))
@@ -151,6 +155,7 @@ def false_alarm_incidents(modeladmin, request, queryset):
         request,
         queryset,
         services.incident_mark_false_alarm,
+        access.INCIDENT_FALSE_ALARM,
         gettext("%(count)d incident(s) marked as false alarm."),
         reason=gettext("Marked as false alarm in the admin."),
     )
@@ -204,6 +209,13 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the record of an emergency is never deleted
+
+    def get_queryset(self, request):
+        # The same visibility rule as the API and the console: staff who are not superusers
+        # see only what incident_list_for_user gives them.
+        if request.user.is_superuser:
+            return super().get_queryset(request)
+        return incident_list_for_user(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
