@@ -6,6 +6,7 @@ incident edits go through ``incident_create`` / ``incident_update`` / ``incident
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -161,8 +162,54 @@ def false_alarm_incidents(modeladmin, request, queryset):
     )
 
 
+class IncidentAdminForm(forms.ModelForm):
+    """Runs the services' validation up front, so a bad combination is a form error, not a
+    message after a silent no-op."""
+
+    class Meta:
+        model = Incident
+        fields = [
+            "region",
+            "category",
+            "priority",
+            "channel",
+            "description",
+            "address",
+            "district",
+            "village",
+            "latitude",
+            "longitude",
+            "caller_name",
+            "caller_number",
+            "received_at",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        region = data.get("region") or getattr(self.instance, "region", None)
+        try:
+            if data.get("category") is not None and "category" in self.changed_data:
+                services.check_category(data["category"])
+            if region is not None:
+                services.validate_place(
+                    region=region,
+                    district=data.get("district"),
+                    village=data.get("village"),
+                    latitude=data.get("latitude"),
+                    longitude=data.get("longitude"),
+                )
+        except ApplicationError as exc:
+            field = exc.extra.get("field")
+            if field in self.fields:
+                self.add_error(field, exc.message)
+            else:
+                raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return data
+
+
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
+    form = IncidentAdminForm
     list_display = ["reference", "status", "priority", "category", "district", "received_at", "first_on_scene_at"]
     list_filter = ["status", "priority", "category", "region", "district", "channel"]
     search_fields = ["=reference", "caller_number", "address"]

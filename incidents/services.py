@@ -150,9 +150,11 @@ def _lock_incident(incident: Incident | int) -> Incident:
     return Incident.objects.select_for_update(of=("self",)).select_related("category").get(pk=pk)
 
 
-def _validate_place(
+def validate_place(
     *, region: Region, district: District | None, village: Village | None, latitude, longitude
 ) -> District | None:
+    """Check that district, village and coordinates fit together; returns the district
+    (taken from the village when only the village is given). Raises ApplicationError."""
     if district is not None and district.region_id != region.pk:
         raise ApplicationError(
             _("District %(district)s is not in region %(region)s.") % {"district": district, "region": region},
@@ -183,7 +185,7 @@ def _validate_place(
     return district
 
 
-def _check_category(category: Category) -> None:
+def check_category(category: Category) -> None:
     if not category.is_active:
         raise ApplicationError(
             _("Category %(code)s is not active.") % {"code": category.code},
@@ -359,7 +361,7 @@ def incident_create(
     from dispatch.services import routing_suggest
 
     actor = as_actor(actor)
-    _check_category(category)
+    check_category(category)
     if not description or not description.strip():
         raise ApplicationError(_("A description is required."), code="description_required", extra={"field": "description"})
     if call is not None:
@@ -372,7 +374,7 @@ def incident_create(
         channel = call.channel
         received_at = received_at or call.answered_at or call.started_at
     region = region or default_region()
-    district = _validate_place(region=region, district=district, village=village, latitude=latitude, longitude=longitude)
+    district = validate_place(region=region, district=district, village=village, latitude=latitude, longitude=longitude)
     now = timezone.now()
     received_at = received_at or now
     if received_at > now + timedelta(minutes=5):
@@ -464,7 +466,7 @@ def incident_update(
     if "caller_number" in data:
         data = {**data, "caller_number": normalize_caller_number(data["caller_number"] or "")}
     merged = {field: data.get(field, getattr(incident, field)) for field in EDITABLE_FIELDS}
-    district = _validate_place(
+    district = validate_place(
         region=incident.region,
         district=merged["district"],
         village=merged["village"],
@@ -503,7 +505,7 @@ def incident_change_category(
     from dispatch.services import routing_suggest
 
     actor = as_actor(actor)
-    _check_category(category)
+    check_category(category)
     incident = _lock_incident(incident)
     if incident.status in Incident.FINAL_STATUSES:
         raise Conflict(_("A closed incident cannot be edited."), code="incident_final")
