@@ -75,11 +75,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "django_celery_beat",
     "incidents",
     "dispatch",
     "reporting",
+    "semarang112.api",
 ]
 
 MIDDLEWARE = [
@@ -183,12 +186,85 @@ EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND", "django.core.mail.backend
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "Command Center 112 <no-reply@112.semarangkota.go.id>")
 
 # ------------------------------------------------------------------------------------------------
-# Django REST framework — the API itself is built in the API issue
+# Cache — https://docs.djangoproject.com/en/5.2/topics/cache/
+# Throttle counters live here: Redis in production (shared by every web worker), process memory
+# otherwise. CACHE_URL (or REDIS_URL) e.g. redis://127.0.0.1:6379/1
+# ------------------------------------------------------------------------------------------------
+CACHE_URL = os.environ.get("CACHE_URL", os.environ.get("REDIS_URL", ""))
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "semarang112"}}
+
+# ------------------------------------------------------------------------------------------------
+# API — REST API v1 under /api/v1/
+# https://www.django-rest-framework.org/api-guide/settings/ and
+# https://drf-spectacular.readthedocs.io/en/latest/settings.html
+#
+#   API_THROTTLE_CLIENT_RATE   requests per integration client (all its keys), default 600/min
+#   API_THROTTLE_USER_RATE     requests per staff user, default 300/min
+#   API_THROTTLE_ANON_RATE     unauthenticated requests per IP address, default 30/min
+#   API_PAGE_SIZE / API_MAX_PAGE_SIZE          default 25 / 100
+#   API_IDEMPOTENCY_TTL_HOURS  how long an Idempotency-Key is remembered, default 48 (at least 24)
+#   API_IDEMPOTENCY_WAIT_MS    how long a retry waits for the first request with its key, default 5000
+#   API_KEY_LAST_USED_RESOLUTION_SECONDS  last_used_at is written at most this often, default 300
 # ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The first class's challenge is the WWW-Authenticate of a 401.
+        "semarang112.api.authentication.ApiKeyAuthentication",
+        "semarang112.api.authentication.StaffTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "semarang112.api.throttling.ClientRateThrottle",
+        "semarang112.api.throttling.StaffUserRateThrottle",
+        "semarang112.api.throttling.AnonIpRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "client": os.environ.get("API_THROTTLE_CLIENT_RATE", "600/min"),
+        "user": os.environ.get("API_THROTTLE_USER_RATE", "300/min"),
+        "anon": os.environ.get("API_THROTTLE_ANON_RATE", "30/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["semarang112.api.parsers.LimitedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "semarang112.api.pagination.KeysetPagination",
+    "PAGE_SIZE": int(os.environ.get("API_PAGE_SIZE", "25")),
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "semarang112.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "semarang112.api.exception_handlers.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+API_MAX_PAGE_SIZE = int(os.environ.get("API_MAX_PAGE_SIZE", "100"))
+API_IDEMPOTENCY_TTL_HOURS = max(24, int(os.environ.get("API_IDEMPOTENCY_TTL_HOURS", "48")))
+API_IDEMPOTENCY_WAIT_MS = int(os.environ.get("API_IDEMPOTENCY_WAIT_MS", "5000"))
+API_KEY_LAST_USED_RESOLUTION_SECONDS = int(os.environ.get("API_KEY_LAST_USED_RESOLUTION_SECONDS", "300"))
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Semarang 112 API",
+    "DESCRIPTION": "REST API v1 of Command Center 112 Kota Semarang. See the *Authentication*, *Idempotency* "
+    "and *Errors* sections of this document.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Swagger UI and ReDoc from local files: the machines have no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "AssignmentStatusEnum": "dispatch.models.Assignment.Status",
+        "UnitStatusEnum": "dispatch.models.FieldUnit.Status",
+        "PriorityEnum": "incidents.models.Priority",
+    },
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "semarang112.api.schema.postprocess_document",
+    ],
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -219,6 +295,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "api-idempotency-records-purge": {
+        "task": "semarang112.api.tasks.idempotency_records_purge_task",
+        "schedule": float(os.environ.get("API_IDEMPOTENCY_PURGE_INTERVAL_SECONDS", "3600")),
+    },
     "dispatch-shares-expire": {
         "task": "dispatch.tasks.shares_expire_task",
         "schedule": float(os.environ.get("SHARES_EXPIRE_INTERVAL_SECONDS", "60")),

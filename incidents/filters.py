@@ -1,0 +1,140 @@
+"""django-filter FilterSets for the incidents API (and anything else that lists incidents)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters as filters
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from dispatch.models import Agency, Assignment
+
+from .models import Call, Category, Channel, District, Incident, Priority, Village
+
+
+def category_with_descendants(category: Category) -> list[int]:
+    """Ids of a category and every category below it (one query; the tree is small)."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent_id in Category.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent_id, []).append(pk)
+    found, stack = [], [category.pk]
+    while stack:
+        pk = stack.pop()
+        if pk not in found:
+            found.append(pk)
+            stack.extend(children.get(pk, ()))
+    return found
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CodeChoiceFilter(filters.ModelChoiceFilter):
+    """A model chosen by its code (documented as a string)."""
+
+
+class SlaState:
+    """On-scene target state. Provisional definition until the SLA issue lands:
+
+    * breached: not on scene and past ``response_due_at`` (while open), or arrived after it;
+    * at risk:  open, not on scene, due within SLA_AT_RISK_MINUTES;
+    * on time:  everything else.
+    """
+
+    ON_TIME = "on_time"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    CHOICES = [(ON_TIME, _("On time")), (AT_RISK, _("At risk")), (BREACHED, _("Breached"))]
+
+    @staticmethod
+    def conditions(now) -> dict[str, Q]:
+        waiting = Q(first_on_scene_at__isnull=True, status__in=Incident.OPEN_STATUSES)
+        breached = Q(waiting, response_due_at__lt=now) | Q(first_on_scene_at__gt=F("response_due_at"))
+        soon = now + timedelta(minutes=getattr(settings, "SLA_AT_RISK_MINUTES", 3))
+        at_risk = Q(waiting, response_due_at__gte=now, response_due_at__lt=soon)
+        return {SlaState.BREACHED: breached, SlaState.AT_RISK: at_risk, SlaState.ON_TIME: ~breached & ~at_risk}
+
+
+class IncidentFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Incident.Status.choices, help_text="Repeat for several statuses.")
+    category = filters.ModelChoiceFilter(
+        queryset=Category.objects.all(),
+        to_field_name="code",
+        method="filter_category",
+        help_text="Category code; includes its subcategories.",
+    )
+    priority = filters.MultipleChoiceFilter(choices=Priority.choices)
+    district = filters.ModelChoiceFilter(queryset=District.objects.all(), help_text="District id.")
+    agency = CodeChoiceFilter(
+        queryset=Agency.objects.all(),
+        to_field_name="code",
+        method="filter_agency",
+        help_text="Agency code: incidents dispatched (now or before) to this agency.",
+    )
+    received_at = filters.IsoDateTimeFromToRangeFilter(
+        help_text="received_at_after / received_at_before (ISO 8601, inclusive)."
+    )
+    sla = filters.ChoiceFilter(choices=SlaState.CHOICES, method="filter_sla", help_text="On-scene target state.")
+    has_coordinates = filters.BooleanFilter(method="filter_has_coordinates")
+    q = filters.CharFilter(
+        method="filter_search", max_length=200, help_text="Text in the reference, address or description."
+    )
+
+    class Meta:
+        model = Incident
+        fields = ["status", "category", "priority", "district", "agency", "received_at", "sla", "has_coordinates", "q"]
+
+    def filter_category(self, queryset, name, value):
+        return queryset.filter(category_id__in=category_with_descendants(value)) if value else queryset
+
+    def filter_agency(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(Exists(Assignment.objects.filter(incident=OuterRef("pk"), agency=value)))
+
+    def filter_sla(self, queryset, name, value):
+        return queryset.filter(SlaState.conditions(timezone.now())[value]) if value else queryset
+
+    def filter_has_coordinates(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(latitude__isnull=not value)
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(reference__icontains=value) | Q(address__icontains=value) | Q(description__icontains=value)
+        )
+
+
+class CallFilter(filters.FilterSet):
+    outcome = filters.MultipleChoiceFilter(choices=Call.Outcome.choices)
+    channel = filters.MultipleChoiceFilter(choices=Channel.choices)
+    started_at = filters.IsoDateTimeFromToRangeFilter(help_text="started_at_after / started_at_before (ISO 8601).")
+    incident = filters.NumberFilter(field_name="incident_id", help_text="Incident id.")
+
+    class Meta:
+        model = Call
+        fields = ["outcome", "channel", "started_at", "incident"]
+
+
+class CategoryFilter(filters.FilterSet):
+    is_active = filters.BooleanFilter()
+    parent = filters.CharFilter(field_name="parent__code", help_text="Parent category code.")
+
+    class Meta:
+        model = Category
+        fields = ["is_active", "parent"]
+
+
+class VillageFilter(filters.FilterSet):
+    district = filters.NumberFilter(field_name="district_id", help_text="District id.")
+
+    class Meta:
+        model = Village
+        fields = ["district"]

@@ -1,0 +1,54 @@
+"""Serializer fields and helpers shared by the resource APIs."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from rest_framework import serializers
+
+COORDINATE_QUANTUM = Decimal("0.000001")
+
+
+class CoordinateField(serializers.DecimalField):
+    """Latitude/longitude as a JSON number; more than 6 decimals (GPS, CCTV) are rounded, not refused."""
+
+    def __init__(self, *, limit: int, **kwargs):
+        kwargs.setdefault("max_digits", 9)
+        kwargs.setdefault("decimal_places", 6)
+        kwargs.setdefault("coerce_to_string", False)
+        super().__init__(min_value=Decimal(-limit), max_value=Decimal(limit), **kwargs)
+
+    def validate_precision(self, value):
+        try:
+            value = value.quantize(COORDINATE_QUANTUM, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:
+            self.fail("invalid")
+        return super().validate_precision(value)
+
+
+def mask_phone(value: str) -> str:
+    """0812****789: the first four and the last three characters stay."""
+    if not value:
+        return value
+    if len(value) <= 7:
+        return value[:1] + "*" * (len(value) - 1)
+    return f"{value[:4]}****{value[-3:]}"
+
+
+def mask_name(value: str) -> str:
+    """Budi Santoso → B*** S***."""
+    return " ".join(f"{word[0]}***" for word in value.split()) if value else value
+
+
+class StrictFieldsMixin:
+    """Refuse unknown keys (a typo or a ``status`` must not be silently ignored)."""
+
+    unknown_field_message = "Unknown field."
+
+    def validate(self, attrs):
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, dict):
+            unknown = sorted(set(initial) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [self.unknown_field_message] for name in unknown})
+        return super().validate(attrs)

@@ -1,0 +1,31 @@
+"""Request parsers: JSON only, with a body-size limit (DRF itself reads bodies of any size)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from rest_framework.parsers import JSONParser
+
+from .exceptions import ApiError
+
+
+class RequestTooLarge(ApiError):
+    code = "request_too_large"
+    http_status = 413
+    default_message = _("The request body is too large.")
+
+
+class LimitedJSONParser(JSONParser):
+    """application/json up to DATA_UPLOAD_MAX_MEMORY_SIZE bytes (Django's default: 2.5 MB)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = (parser_context or {}).get("request")
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request is not None and limit is not None:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                raise RequestTooLarge()
+        return super().parse(stream, media_type, parser_context)
