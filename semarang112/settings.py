@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "dispatch",
     "reporting",
     "semarang112.api",
+    "django_htmx",
+    "semarang112.console",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "semarang112.console.language.UserLanguageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -150,7 +154,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "login"
 
 # ------------------------------------------------------------------------------------------------
 # Language and time — Indonesian by default, English available, Asia/Jakarta
@@ -323,6 +329,25 @@ PRANK_BLOCK_MINUTES = int(os.environ.get("PRANK_BLOCK_MINUTES", "60"))
 AUDITOR_SEES_PERSONAL_DATA = env_bool("AUDITOR_SEES_PERSONAL_DATA", False)
 # Resolved incidents are closed by the system after this many hours without a reopen.
 INCIDENT_AUTO_CLOSE_HOURS = int(os.environ.get("INCIDENT_AUTO_CLOSE_HOURS", "24"))
+
+# ------------------------------------------------------------------------------------------------
+# Console — the staff web console (server-rendered pages with htmx; vendored JS under static/vendor)
+#
+#   MAP_TILE_URL             tile server for the incident map; empty = markers on a plain background
+#   MAP_TILE_ATTRIBUTION     attribution shown under the map tiles
+#   MAP_CENTER               "lat,lon" the map opens on, default the centre of Kota Semarang
+#   DUPLICATE_RADIUS_METERS  intake suggests open incidents of the same category this close, default 500
+#   DUPLICATE_WINDOW_MINUTES ... received within this many minutes, default 60
+#   QUEUE_REFRESH_SECONDS    how often the live queue and the inbox refresh themselves, default 10
+#   PRESENCE_TTL_SECONDS     "who else has this incident open" forgets a viewer after this, default 45
+# ------------------------------------------------------------------------------------------------
+MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "")  # e.g. https://tiles.example.go.id/{z}/{x}/{y}.png
+MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")
+MAP_CENTER = tuple(float(x) for x in os.environ.get("MAP_CENTER", "-7.0051,110.4381").split(","))
+DUPLICATE_RADIUS_METERS = int(os.environ.get("DUPLICATE_RADIUS_METERS", "500"))
+DUPLICATE_WINDOW_MINUTES = int(os.environ.get("DUPLICATE_WINDOW_MINUTES", "60"))
+QUEUE_REFRESH_SECONDS = int(os.environ.get("QUEUE_REFRESH_SECONDS", "10"))
+PRESENCE_TTL_SECONDS = int(os.environ.get("PRESENCE_TTL_SECONDS", "45"))
 
 # ------------------------------------------------------------------------------------------------
 # Logging

@@ -1,7 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.defaults import server_error
-from django.views.generic import RedirectView
 
 from semarang112.api.exception_handlers import api_server_error
 
@@ -12,7 +12,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("semarang112.api.urls", namespace="api-v1")),
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("semarang112.console.urls")),
+    path("", include("incidents.urls")),
+    path("", include("dispatch.urls")),
 ]
 
 

@@ -1,0 +1,167 @@
+"""Forms of the staff console: parse and check input; the services decide the rest."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Call, Category, Channel, District, Incident, Priority, Village
+
+INTAKE_CREATE = "create"
+INTAKE_ATTACH = "attach"
+INTAKE_OUTCOMES = (Call.Outcome.PRANK, Call.Outcome.SILENT, Call.Outcome.INFORMATION, Call.Outcome.WRONG_NUMBER)
+
+
+class CallIntakeForm(forms.Form):
+    """One call: who, what, where. Category and description are needed only to open an incident."""
+
+    started_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    caller_number = forms.CharField(label=_("Caller number"), max_length=32, required=False)
+    caller_name = forms.CharField(label=_("Caller name"), max_length=120, required=False)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE_112)
+    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none(), required=False)
+    priority = forms.TypedChoiceField(
+        label=_("Priority"),
+        choices=[("", _("Category default"))] + list(Priority.choices),
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    description = forms.CharField(label=_("What happened"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    address = forms.CharField(label=_("Address / landmark"), max_length=500, required=False)
+    district = forms.ModelChoiceField(label=_("District (kecamatan)"), queryset=District.objects.none(), required=False)
+    village = forms.ModelChoiceField(label=_("Village (kelurahan)"), queryset=Village.objects.none(), required=False)
+    latitude = forms.DecimalField(
+        label=_("Latitude"), max_digits=9, decimal_places=6, min_value=Decimal("-90"), max_value=Decimal("90"), required=False
+    )
+    longitude = forms.DecimalField(
+        label=_("Longitude"), max_digits=9, decimal_places=6, min_value=Decimal("-180"), max_value=Decimal("180"), required=False
+    )
+    notes = forms.CharField(label=_("Call notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, region=None, intent: str = INTAKE_CREATE, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.intent = intent
+        self.fields["category"].queryset = Category.objects.filter(is_active=True).select_related("parent")
+        districts = District.objects.all()
+        villages = Village.objects.select_related("district")
+        if region is not None:
+            districts = districts.filter(region=region)
+            villages = villages.filter(district__region=region)
+        self.fields["district"].queryset = districts
+        self.fields["village"].queryset = villages
+        if self.is_bound and self.data.get("district", "").isdigit():
+            self.fields["village"].queryset = villages.filter(district_id=int(self.data["district"]))
+        self._wire_widgets()
+
+    def _wire_widgets(self) -> None:
+        """Keyboard-first attributes and the htmx look-ups of the intake page."""
+        from django.urls import reverse
+
+        number = self.fields["caller_number"].widget
+        number.input_type = "tel"
+        number.attrs.update(
+            {
+                "autofocus": True,
+                "autocomplete": "off",
+                "hx-get": reverse("incidents:intake_caller"),
+                "hx-trigger": "keyup changed delay:400ms, change",
+                "hx-target": "#caller-info",
+            }
+        )
+        self.fields["district"].widget.attrs.update(
+            {"hx-get": reverse("incidents:intake_villages"), "hx-target": "#id_village", "hx-swap": "innerHTML"}
+        )
+        self.fields["latitude"].widget.attrs.update({"inputmode": "decimal", "step": "any"})
+        self.fields["longitude"].widget.attrs.update({"inputmode": "decimal", "step": "any"})
+
+    def clean_caller_number(self) -> str:
+        from .services import normalize_caller_number
+
+        raw = self.cleaned_data.get("caller_number", "")
+        number = normalize_caller_number(raw)
+        if raw.strip() and not number:
+            raise forms.ValidationError(_("Enter a phone number: digits, optionally starting with +."))
+        return number
+
+    def clean_started_at(self):
+        # The page stamps the time the call was opened; a missing, future or day-old stamp
+        # (a page left open overnight) falls back to now.
+        value = self.cleaned_data.get("started_at")
+        now = timezone.now()
+        if value is None or value > now or value < now - timedelta(hours=12):
+            return now
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if self.intent == INTAKE_CREATE:
+            if not data.get("category") and "category" not in self.errors:
+                self.add_error("category", _("Choose a category to create an incident."))
+            if not (data.get("description") or "").strip() and "description" not in self.errors:
+                self.add_error("description", _("Describe what happened to create an incident."))
+        lat, lon = data.get("latitude"), data.get("longitude")
+        if (lat is None) != (lon is None) and "latitude" not in self.errors and "longitude" not in self.errors:
+            self.add_error("longitude" if lon is None else "latitude", _("Give both latitude and longitude, or neither."))
+        district, village = data.get("district"), data.get("village")
+        if district and village and village.district_id != district.pk:
+            self.add_error("village", _("This village is not in the chosen district."))
+        return data
+
+
+OPEN_STATUS_CHOICES = [(s.value, s.label) for s in Incident.Status if s in Incident.OPEN_STATUSES]
+SLA_FILTER_CHOICES = [("", _("Any")), ("ok", _("On time")), ("warning", _("Warning")), ("breached", _("Breached"))]
+
+
+class QueueFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=[("", _("All open"))] + OPEN_STATUS_CHOICES, required=False)
+    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none(), required=False, empty_label=_("All"))
+    district = forms.ModelChoiceField(label=_("District"), queryset=District.objects.none(), required=False, empty_label=_("All"))
+    agency = forms.ModelChoiceField(label=_("Agency"), queryset=None, required=False, empty_label=_("All"))
+    sla = forms.ChoiceField(label=_("SLA"), choices=SLA_FILTER_CHOICES, required=False)
+
+    def __init__(self, *args, **kwargs):
+        from dispatch.models import Agency
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = Category.objects.filter(parent__isnull=True)
+        self.fields["district"].queryset = District.objects.all()
+        self.fields["agency"].queryset = Agency.objects.filter(is_active=True).exclude(kind=Agency.Kind.COMMAND_CENTER)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OptionalNoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("A note cannot be empty.")},
+    )
+
+
+class MergeForm(forms.Form):
+    into = forms.CharField(label=_("Duplicate of (reference number)"), max_length=32)
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+
+
+class ShareForm(forms.Form):
+    agency = forms.ModelChoiceField(label=_("Agency"), queryset=None)
+    level = forms.ChoiceField(label=_("Level"), choices=())
+
+    def __init__(self, *args, **kwargs):
+        from dispatch.models import Agency, IncidentShare
+
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].queryset = Agency.objects.filter(is_active=True).exclude(kind=Agency.Kind.COMMAND_CENTER)
+        self.fields["level"].choices = IncidentShare.Level.choices
