@@ -27,7 +27,8 @@ DROP FUNCTION IF EXISTS incidents_timeline_append_only();
 
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD)
+        # params=None: the SQL is sent as is (with params=() psycopg reads RAISE's "%" as a placeholder).
+        schema_editor.execute(FORWARD, params=None)
 
 
 def backward(apps, schema_editor):
