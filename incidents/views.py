@@ -366,6 +366,8 @@ def _available(action: IncidentAction, incident: Incident, allowed: set[str]) ->
         return incident.status not in Incident.FINAL_STATUSES or action.name == "note"
     if action.name == "reopen" and incident.status not in (S.RESOLVED, S.CLOSED):
         return False
+    if action.name == "verify" and incident.status != S.RECEIVED:
+        return False  # dispatched → verified happens only when every agency declines
     return action.target in INCIDENT_TRANSITIONS.get(incident.status, ())
 
 

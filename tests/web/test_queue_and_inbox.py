@@ -1,0 +1,164 @@
+"""Live queue and agency inbox: what they list, filters, SLA clocks, and constant query counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from dispatch import services as dispatch_services
+from incidents import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_queue_lists_open_incidents_by_priority_with_a_live_clock(login, dispatcher, seeded, make_incident, supervisor):
+    low = make_incident(category=seeded.category("other"))
+    high = make_incident()
+    closed = make_incident()
+    services.incident_cancel(incident=closed, actor=supervisor, reason="Caller cancelled")
+    html = login(dispatcher).get(reverse("incidents:queue")).content.decode()
+    assert high.reference in html and low.reference in html and closed.reference not in html
+    assert html.index(high.reference) < html.index(low.reference)  # P1 before P4
+    assert "data-clock" in html and 'hx-trigger="every' in html  # live clock and auto-refresh
+
+
+def test_queue_sla_state_is_in_text_and_filterable(login, dispatcher, make_incident):
+    with time_machine.travel(timezone.now() - timedelta(minutes=30)):
+        late = make_incident()
+    fresh = make_incident()
+    client = login(dispatcher)
+    html = client.get(reverse("incidents:queue"), {"sla": "breached"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert late.reference in html and fresh.reference not in html
+    assert "Breached" in html  # not colour alone
+    html = client.get(reverse("incidents:queue"), {"sla": "ok"}).content.decode()
+    assert fresh.reference in html and late.reference not in html
+
+
+def test_queue_filters_status_category_district_agency(login, dispatcher, seeded, make_incident):
+    fire = make_incident()
+    flood = make_incident(category=seeded.category("flood"), district=seeded.district("Tugu"), village=None)
+    dispatch_services.incident_dispatch(incident=fire, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    client = login(dispatcher)
+
+    def refs(**params):
+        html = client.get(reverse("incidents:queue"), {"rows": "1", **params}, HTTP_HX_REQUEST="true").content.decode()
+        return {ref for ref in (fire.reference, flood.reference) if ref in html}
+
+    assert refs() == {fire.reference, flood.reference}
+    assert refs(status="dispatched") == {fire.reference}
+    assert refs(category=seeded.category("natural-disaster").pk) == {flood.reference}  # parent category
+    assert refs(district=seeded.district("Tugu").pk) == {flood.reference}
+    assert refs(agency=seeded.agency("damkar").pk) == {fire.reference}
+
+
+def test_queue_partial_for_htmx_and_wall_screen(login, dispatcher, incident):
+    client = login(dispatcher)
+    partial = client.get(reverse("incidents:queue"), {"rows": "1"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and incident.reference in partial
+    wall = client.get(reverse("incidents:queue"), {"wall": "1"}).content.decode()
+    assert 'class="wall"' in wall
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_queue_query_count_is_constant(login, dispatcher, seeded, make_incident, count, django_assert_max_num_queries):
+    for index in range(count):
+        incident = make_incident()
+        if index % 2:
+            dispatch_services.incident_dispatch(
+                incident=incident, agencies=[seeded.agency("damkar"), seeded.agency("dinkes-psc")], actor=dispatcher
+            )
+    client = login(dispatcher)
+    with django_assert_max_num_queries(9):
+        response = client.get(reverse("incidents:queue"))
+    assert response.status_code == 200
+    assert len(response.context["rows"]) == count
+
+
+# ------------------------------------------------------------------------------------------------
+# Inbox
+# ------------------------------------------------------------------------------------------------
+def test_inbox_shows_only_the_agencys_assignments_by_state(login, seeded, make_incident, dispatcher, agency_user):
+    mine = make_incident()
+    theirs = make_incident(category=seeded.category("medical"))
+    (assignment,) = dispatch_services.incident_dispatch(incident=mine, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    dispatch_services.incident_dispatch(incident=theirs, agencies=[seeded.agency("dinkes-psc")], actor=dispatcher)
+    html = login(agency_user).get(reverse("dispatch:inbox"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert mine.reference in html and theirs.reference not in html
+    assert 'data-step="acknowledge"' in html
+    assert "Acknowledge" in html
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_inbox_query_count_is_constant(login, seeded, make_incident, dispatcher, agency_user, count, django_assert_max_num_queries):
+    for index in range(count):
+        incident = make_incident()
+        (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+        if index % 3 == 1:
+            dispatch_services.assignment_acknowledge(assignment=assignment, actor=agency_user)
+        elif index % 3 == 2:
+            dispatch_services.assignment_acknowledge(assignment=assignment, actor=agency_user)
+            dispatch_services.assignment_on_scene(assignment=assignment, actor=agency_user)
+    client = login(agency_user)
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("dispatch:inbox"))
+    assert response.status_code == 200
+    assert sum(len(group["rows"]) for group in response.context["groups"]) == count
+
+
+def test_inbox_steps_acknowledge_en_route_on_scene_complete(login, seeded, incident, dispatcher, agency_user):
+    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    client = login(agency_user)
+    for step, status in [("acknowledge", "requested"), ("en_route", "acknowledged"), ("on_scene", "en_route"), ("complete", "on_scene")]:
+        response = client.post(reverse("dispatch:step", args=[assignment.pk, step]), {"status": status})
+        assert response.status_code == 302, response.content
+        assignment.refresh_from_db()
+    assert assignment.status == "completed"
+    incident.refresh_from_db()
+    assert incident.first_on_scene_at is not None and incident.status == "on_scene"
+
+
+def test_decline_needs_a_reason_and_shows_it(login, seeded, incident, dispatcher, agency_user):
+    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    client = login(agency_user)
+    response = client.post(reverse("dispatch:step", args=[assignment.pk, "decline"]), {"reason": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert "Give a reason for declining." in response.content.decode()
+    assignment.refresh_from_db()
+    assert assignment.status == "requested"
+    client.post(reverse("dispatch:step", args=[assignment.pk, "decline"]), {"reason": "Semua unit sedang bertugas"})
+    assignment.refresh_from_db()
+    assert assignment.status == "declined" and assignment.decline_reason == "Semua unit sedang bertugas"
+
+
+def test_a_stale_or_illegal_step_shows_the_error(login, seeded, incident, dispatcher, agency_user):
+    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    client = login(agency_user)
+    client.post(reverse("dispatch:step", args=[assignment.pk, "acknowledge"]), {"status": "requested"})
+    # A second click from a page that still shows "requested": stale, nothing changes, error shown.
+    response = client.post(
+        reverse("dispatch:step", args=[assignment.pk, "acknowledge"]), {"status": "requested"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert "is already" in response.content.decode()
+    # An illegal transition without the stale guard: the service's error is shown.
+    response = client.post(reverse("dispatch:step", args=[assignment.pk, "complete"]), follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert "Cannot change status from acknowledged to completed." in response.content.decode()
+
+
+def test_assign_a_unit_of_the_own_agency(login, seeded, incident, dispatcher, agency_user):
+    from dispatch.models import FieldUnit
+
+    unit = FieldUnit.objects.create(agency=seeded.agency("damkar"), code="DMK-01", name="Unit 01")
+    other = FieldUnit.objects.create(agency=seeded.agency("dinkes-psc"), code="AMB-01", name="Ambulans")
+    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    client = login(agency_user)
+    response = client.post(reverse("dispatch:assign", args=[assignment.pk]), {"unit": other.pk}, follow=True)
+    assignment.refresh_from_db()
+    assert assignment.unit is None
+    assert response.context["messages"]
+    client.post(reverse("dispatch:assign", args=[assignment.pk]), {"unit": unit.pk})
+    assignment.refresh_from_db()
+    assert assignment.unit == unit
+    assert incident.timeline.filter(kind="updated", assignment=assignment).exists()
