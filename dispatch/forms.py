@@ -20,7 +20,9 @@ class DispatchForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["agencies"].queryset = Agency.objects.filter(is_active=True).exclude(kind=Agency.Kind.COMMAND_CENTER)
+        self.fields["agencies"].queryset = Agency.objects.filter(is_active=True).exclude(
+            kind=Agency.Kind.COMMAND_CENTER
+        )
 
 
 class DeclineForm(forms.Form):

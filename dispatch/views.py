@@ -76,7 +76,9 @@ def steps_for(user, assignment: Assignment) -> list[tuple[str, str]]:
     """(step, label) the user may take on the assignment now. No queries (access is cached)."""
     allowed = allowed_actions(user, assignment.incident, assignment)
     possible = ASSIGNMENT_TRANSITIONS.get(assignment.status, frozenset())
-    steps = [(step.name, step.label) for step in ASSIGNMENT_STEPS if step.permission in allowed and step.target in possible]
+    steps = [
+        (step.name, step.label) for step in ASSIGNMENT_STEPS if step.permission in allowed and step.target in possible
+    ]
     if acl.ASSIGNMENT_CANCEL in allowed and A.CANCELLED in possible:
         steps.append(("cancel", _("Withdraw")))
     return steps
@@ -103,7 +105,9 @@ def _agency_capacity(incident: Incident | None) -> list[dict]:
     """Active agencies with their available units (and volunteers) overall and in the incident's district."""
     district_id = incident.district_id if incident is not None else None
     units_by_agency: dict[int, list[FieldUnit]] = defaultdict(list)
-    for unit in FieldUnit.objects.filter(status=FieldUnit.Status.AVAILABLE).select_related("home_district").order_by("code"):
+    for unit in (
+        FieldUnit.objects.filter(status=FieldUnit.Status.AVAILABLE).select_related("home_district").order_by("code")
+    ):
         units_by_agency[unit.agency_id].append(unit)
     volunteers = (
         Volunteer.objects.filter(is_available=True)
@@ -224,7 +228,9 @@ def _inbox_context(user) -> dict:
     assignments = list(_inbox_assignments(user))
     agency_ids = set(access.agency_roles)
     units: dict[int, list] = defaultdict(list)
-    for unit in FieldUnit.objects.filter(agency_id__in=agency_ids).exclude(status=FieldUnit.Status.OFF_DUTY).order_by("code"):
+    for unit in (
+        FieldUnit.objects.filter(agency_id__in=agency_ids).exclude(status=FieldUnit.Status.OFF_DUTY).order_by("code")
+    ):
         units[unit.agency_id].append(unit)
     volunteers: dict[int, list] = defaultdict(list)
     for volunteer in Volunteer.objects.filter(community_id__in=agency_ids, is_available=True).order_by("name"):
@@ -279,7 +285,11 @@ def assignment_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
         messages.error(
             request,
             _("The assignment of %(agency)s on %(ref)s is already “%(status)s”; nothing was changed.")
-            % {"agency": assignment.agency.name, "ref": assignment.incident.reference, "status": assignment.get_status_display()},
+            % {
+                "agency": assignment.agency.name,
+                "ref": assignment.incident.reference,
+                "status": assignment.get_status_display(),
+            },
         )
         return back
     user = request.user
@@ -305,13 +315,16 @@ def assignment_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
         label = spec.label if spec else _("Withdraw")
         messages.success(
             request,
-            _("%(ref)s · %(agency)s: %(step)s.") % {"ref": assignment.incident.reference, "agency": assignment.agency.name, "step": label},
+            _("%(ref)s · %(agency)s: %(step)s.")
+            % {"ref": assignment.incident.reference, "agency": assignment.agency.name, "step": label},
         )
     return back
 
 
 @transaction.atomic
-def _assignment_assign_resource(*, assignment: Assignment, unit: FieldUnit | None, volunteer: Volunteer | None, actor) -> Assignment:
+def _assignment_assign_resource(
+    *, assignment: Assignment, unit: FieldUnit | None, volunteer: Volunteer | None, actor
+) -> Assignment:
     """Put a unit and/or a volunteer of the assignment's own agency on it, with a timeline event.
 
     Stand-in for a ``dispatch.services.assignment_assign_resource`` (not there yet): same
@@ -322,10 +335,14 @@ def _assignment_assign_resource(*, assignment: Assignment, unit: FieldUnit | Non
     if assignment.status not in Assignment.ACTIVE_STATUSES:
         raise Conflict(_("This assignment is no longer active."), code="assignment_not_active")
     if unit is not None and unit.agency_id != assignment.agency_id:
-        raise ApplicationError(_("The unit belongs to another agency."), code="unit_other_agency", extra={"field": "unit"})
+        raise ApplicationError(
+            _("The unit belongs to another agency."), code="unit_other_agency", extra={"field": "unit"}
+        )
     if volunteer is not None and volunteer.community_id != assignment.agency_id:
         raise ApplicationError(
-            _("The volunteer belongs to another community."), code="volunteer_other_agency", extra={"field": "volunteer"}
+            _("The volunteer belongs to another community."),
+            code="volunteer_other_agency",
+            extra={"field": "volunteer"},
         )
     changes = {}
     if unit is not None and assignment.unit_id != unit.pk:
@@ -361,7 +378,10 @@ def assignment_assign(request: HttpRequest, pk: int) -> HttpResponse:
         # Putting people on the job is part of working the assignment: the same right as its steps.
         require(request.user, acl.ASSIGNMENT_ACKNOWLEDGE, assignment=assignment)
         _assignment_assign_resource(
-            assignment=assignment, unit=form.cleaned_data["unit"], volunteer=form.cleaned_data["volunteer"], actor=request.user
+            assignment=assignment,
+            unit=form.cleaned_data["unit"],
+            volunteer=form.cleaned_data["volunteer"],
+            actor=request.user,
         )
     except ApplicationError as exc:
         messages.error(request, exc.message)

@@ -31,15 +31,27 @@ class CallIntakeForm(forms.Form):
         empty_value=None,
         required=False,
     )
-    description = forms.CharField(label=_("What happened"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(
+        label=_("What happened"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
     address = forms.CharField(label=_("Address / landmark"), max_length=500, required=False)
     district = forms.ModelChoiceField(label=_("District (kecamatan)"), queryset=District.objects.none(), required=False)
     village = forms.ModelChoiceField(label=_("Village (kelurahan)"), queryset=Village.objects.none(), required=False)
     latitude = forms.DecimalField(
-        label=_("Latitude"), max_digits=9, decimal_places=6, min_value=Decimal("-90"), max_value=Decimal("90"), required=False
+        label=_("Latitude"),
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal("-90"),
+        max_value=Decimal("90"),
+        required=False,
     )
     longitude = forms.DecimalField(
-        label=_("Longitude"), max_digits=9, decimal_places=6, min_value=Decimal("-180"), max_value=Decimal("180"), required=False
+        label=_("Longitude"),
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal("-180"),
+        max_value=Decimal("180"),
+        required=False,
     )
     notes = forms.CharField(label=_("Call notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -106,7 +118,9 @@ class CallIntakeForm(forms.Form):
                 self.add_error("description", _("Describe what happened to create an incident."))
         lat, lon = data.get("latitude"), data.get("longitude")
         if (lat is None) != (lon is None) and "latitude" not in self.errors and "longitude" not in self.errors:
-            self.add_error("longitude" if lon is None else "latitude", _("Give both latitude and longitude, or neither."))
+            self.add_error(
+                "longitude" if lon is None else "latitude", _("Give both latitude and longitude, or neither.")
+            )
         district, village = data.get("district"), data.get("village")
         if district and village and village.district_id != district.pk:
             self.add_error("village", _("This village is not in the chosen district."))
@@ -119,8 +133,12 @@ SLA_FILTER_CHOICES = [("", _("Any")), ("ok", _("On time")), ("warning", _("Warni
 
 class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=[("", _("All open"))] + OPEN_STATUS_CHOICES, required=False)
-    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none(), required=False, empty_label=_("All"))
-    district = forms.ModelChoiceField(label=_("District"), queryset=District.objects.none(), required=False, empty_label=_("All"))
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.none(), required=False, empty_label=_("All")
+    )
+    district = forms.ModelChoiceField(
+        label=_("District"), queryset=District.objects.none(), required=False, empty_label=_("All")
+    )
     agency = forms.ModelChoiceField(label=_("Agency"), queryset=None, required=False, empty_label=_("All"))
     sla = forms.ChoiceField(label=_("SLA"), choices=SLA_FILTER_CHOICES, required=False)
 

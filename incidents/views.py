@@ -85,7 +85,9 @@ def _intake_context(request, form, region) -> dict:
         "form": form,
         "region": region,
         "categories": categories,
-        "outcomes": [(value, Call.Outcome(value).label, key) for value, key in zip(INTAKE_OUTCOMES, "PSIW", strict=True)],
+        "outcomes": [
+            (value, Call.Outcome(value).label, key) for value, key in zip(INTAKE_OUTCOMES, "PSIW", strict=True)
+        ],
         "started_at": form["started_at"].value() or timezone.now().isoformat(),
     }
 
@@ -121,15 +123,15 @@ def intake(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 if intent in INTAKE_OUTCOMES:
                     call = services.call_create(**call_fields, outcome=intent, ended_at=timezone.now())
-                    messages.success(request, _("Call recorded: %(outcome)s.") % {"outcome": call.get_outcome_display()})
+                    messages.success(
+                        request, _("Call recorded: %(outcome)s.") % {"outcome": call.get_outcome_display()}
+                    )
                     return redirect("incidents:intake")
                 if intent == INTAKE_ATTACH:
                     incident = incident_get_for_user(request.user, pk=attach_to)
                     call = services.call_create(**call_fields)
                     services.call_attach_to_incident(call=call, incident=incident, actor=request.user)
-                    messages.success(
-                        request, _("Call attached to incident %(ref)s.") % {"ref": incident.reference}
-                    )
+                    messages.success(request, _("Call attached to incident %(ref)s.") % {"ref": incident.reference})
                     return redirect("incidents:intake")
                 require(request.user, acl.INCIDENT_CREATE)
                 call = services.call_create(**call_fields)
@@ -236,7 +238,9 @@ def duplicate_candidates(
     for incident in rows:
         distance = None
         if latitude is not None and incident.latitude is not None:
-            distance = _haversine_m(float(latitude), float(longitude), float(incident.latitude), float(incident.longitude))
+            distance = _haversine_m(
+                float(latitude), float(longitude), float(incident.latitude), float(incident.longitude)
+            )
         same_village = village is not None and incident.village_id == village.pk
         if same_village or (distance is not None and distance <= radius):
             found.append(DuplicateCandidate(incident=incident, distance_m=distance, same_village=same_village))
@@ -262,7 +266,11 @@ def intake_duplicates(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "incidents/_duplicates.html",
-        {"candidates": candidates, "radius": settings.DUPLICATE_RADIUS_METERS, "window": settings.DUPLICATE_WINDOW_MINUTES},
+        {
+            "candidates": candidates,
+            "radius": settings.DUPLICATE_RADIUS_METERS,
+            "window": settings.DUPLICATE_WINDOW_MINUTES,
+        },
     )
 
 
@@ -351,7 +359,9 @@ def incident_actions() -> list[IncidentAction]:
         IncidentAction("resolve", acl.INCIDENT_RESOLVE, S.RESOLVED, _("Mark resolved"), OptionalNoteForm),
         IncidentAction("close", acl.INCIDENT_CLOSE, S.CLOSED, _("Close"), OptionalNoteForm),
         IncidentAction("reopen", acl.INCIDENT_REOPEN, S.VERIFIED, _("Reopen"), ReasonForm),
-        IncidentAction("false_alarm", acl.INCIDENT_FALSE_ALARM, S.FALSE_ALARM, _("False alarm"), OptionalNoteForm, True),
+        IncidentAction(
+            "false_alarm", acl.INCIDENT_FALSE_ALARM, S.FALSE_ALARM, _("False alarm"), OptionalNoteForm, True
+        ),
         IncidentAction("cancel", acl.INCIDENT_CANCEL, S.CANCELLED, _("Cancel incident"), ReasonForm, True),
         IncidentAction("merge", acl.INCIDENT_MERGE, S.MERGED, _("Merge as duplicate"), MergeForm, True),
         IncidentAction("note", acl.INCIDENT_NOTE, None, _("Add note"), NoteForm, stale_check=False),
@@ -377,25 +387,28 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _screen(request, "queue")
     allowed = allowed_actions(request.user, incident)
     assignments = list(
-        incident.assignments.select_related("agency", "unit", "volunteer", "dispatched_by").order_by("requested_at", "pk")
+        incident.assignments.select_related("agency", "unit", "volunteer", "dispatched_by").order_by(
+            "requested_at", "pk"
+        )
     )
     access = access_for(request.user)
     calls = []
     if acl.CALL_READ in allowed or access.is_superuser:
-        calls = list(call_list_for_user(request.user).filter(incident=incident).select_related("operator").order_by("started_at"))
+        calls = list(
+            call_list_for_user(request.user).filter(incident=incident).select_related("operator").order_by("started_at")
+        )
     actions = [action for action in incident_actions() if _available(action, incident, allowed)]
     context = {
         "incident": incident,
         "pii": personal_data_visible(request.user, incident),
         "clocks": [dispatch_clock(incident), response_clock(incident)],
-        "assignments": [
-            (a, acknowledge_clock(a), steps_for(request.user, a)) for a in assignments
-        ],
+        "assignments": [(a, acknowledge_clock(a), steps_for(request.user, a)) for a in assignments],
         "timeline": list(timeline_for_incident(incident)),
         "shares": list(IncidentShare.objects.active().filter(incident=incident).select_related("agency")),
         "calls": calls,
         "actions": [(action, action.form(auto_id=f"{action.name}-%s") if action.form else None) for action in actions],
-        "can_dispatch": acl.INCIDENT_DISPATCH in allowed and incident.status in (S.RECEIVED, S.VERIFIED, S.DISPATCHED, S.ON_SCENE),
+        "can_dispatch": acl.INCIDENT_DISPATCH in allowed
+        and incident.status in (S.RECEIVED, S.VERIFIED, S.DISPATCHED, S.ON_SCENE),
         "viewers": presence_touch(incident_id=incident.pk, user=request.user),
     }
     return render(request, "incidents/detail.html", context)
@@ -558,4 +571,3 @@ def notifications_mark_read(request: HttpRequest) -> HttpResponse:
     count = mark(request.user, ids=ids or None)  # only the user's own notifications
     messages.success(request, _("%(count)s notifications marked as read.") % {"count": count})
     return redirect("incidents:notifications")
-

@@ -9,7 +9,14 @@ from dispatch import services as dispatch_services
 
 pytestmark = pytest.mark.django_db
 
-SCREENS = ["incidents:intake", "incidents:queue", "dispatch:board", "dispatch:inbox", "incidents:map", "incidents:notifications"]
+SCREENS = [
+    "incidents:intake",
+    "incidents:queue",
+    "dispatch:board",
+    "dispatch:inbox",
+    "incidents:map",
+    "incidents:notifications",
+]
 
 
 @pytest.mark.parametrize("name", SCREENS)
@@ -61,9 +68,13 @@ def _incident_urls(incident, assignment):
     ]
 
 
-def test_another_agencys_incident_is_404_everywhere(login, seeded, incident, dispatcher, other_agency_user, agency_user):
+def test_another_agencys_incident_is_404_everywhere(
+    login, seeded, incident, dispatcher, other_agency_user, agency_user
+):
     """OWASP API1: an agency that has nothing to do with the incident cannot tell it exists."""
-    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
     outsider = login(other_agency_user)
     for method, url in _incident_urls(incident, assignment):
         response = getattr(outsider, method)(url, {"note": "x", "reason": "x"})
@@ -76,10 +87,17 @@ def test_unknown_incident_is_404(login, operator):
     assert login(operator).get(reverse("incidents:detail", args=[999999])).status_code == 404
 
 
-def test_caller_data_is_masked_for_an_agency_with_only_a_view_share(login, seeded, incident, dispatcher, other_agency_user):
-    dispatch_services.incident_share(incident=incident, agency=seeded.agency("satpol-pp"), level="view", actor=dispatcher)
+def test_caller_data_is_masked_for_an_agency_with_only_a_view_share(
+    login, seeded, incident, dispatcher, other_agency_user
+):
+    dispatch_services.incident_share(
+        incident=incident, agency=seeded.agency("satpol-pp"), level="view", actor=dispatcher
+    )
     page = login(other_agency_user).get(reverse("incidents:detail", args=[incident.pk])).content.decode()
     assert incident.reference in page
     assert incident.caller_number not in page
     assert "Budi" not in page
-    assert incident.caller_number in login(dispatcher).get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert (
+        incident.caller_number
+        in login(dispatcher).get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    )

@@ -18,7 +18,9 @@ def _detail(client, incident, lang="en"):
     return client.get(reverse("incidents:detail", args=[incident.pk]), HTTP_ACCEPT_LANGUAGE=lang)
 
 
-def test_the_page_shows_fields_timeline_assignments_and_only_allowed_actions(login, seeded, incident, operator, dispatcher):
+def test_the_page_shows_fields_timeline_assignments_and_only_allowed_actions(
+    login, seeded, incident, operator, dispatcher
+):
     dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
     html = _detail(login(operator), incident).content.decode()
     assert incident.reference in html and incident.description in html
@@ -40,7 +42,9 @@ def test_an_action_runs_the_service(login, incident, operator):
 
 
 def test_a_forbidden_action_shows_the_error(login, incident, operator):
-    response = login(operator).post(reverse("incidents:action", args=[incident.pk, "close"]), follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    response = login(operator).post(
+        reverse("incidents:action", args=[incident.pk, "close"]), follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert "You are not allowed to do this (incident.close)." in response.content.decode()
     incident.refresh_from_db()
     assert incident.status == "received"
@@ -48,7 +52,10 @@ def test_a_forbidden_action_shows_the_error(login, incident, operator):
 
 def test_an_illegal_transition_shows_the_error(login, incident, supervisor):
     response = login(supervisor).post(
-        reverse("incidents:action", args=[incident.pk, "close"]), {"version": incident.version}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+        reverse("incidents:action", args=[incident.pk, "close"]),
+        {"version": incident.version},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert "Cannot change status from received to closed." in response.content.decode()
 
@@ -73,7 +80,10 @@ def test_form_errors_of_an_action_are_shown(login, incident, operator):
     )
     assert "A note cannot be empty." in response.content.decode()
     response = login(operator).post(
-        reverse("incidents:action", args=[incident.pk, "cancel"]), {"version": incident.version}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+        reverse("incidents:action", args=[incident.pk, "cancel"]),
+        {"version": incident.version},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert "This field is required." in response.content.decode()
 
@@ -83,7 +93,10 @@ def test_notes_and_merge(login, make_incident, dispatcher):
     client = login(dispatcher)
     client.post(reverse("incidents:action", args=[second.pk, "note"]), {"note": "Penelepon kedua"})
     assert second.timeline.filter(kind="note", note="Penelepon kedua").exists()
-    client.post(reverse("incidents:action", args=[second.pk, "merge"]), {"into": first.reference.lower(), "version": second.version})
+    client.post(
+        reverse("incidents:action", args=[second.pk, "merge"]),
+        {"into": first.reference.lower(), "version": second.version},
+    )
     second.refresh_from_db()
     assert second.status == "merged" and second.duplicate_of == first
 
@@ -94,7 +107,11 @@ def test_presence_shows_who_else_has_the_incident_open(login, incident, operator
     _detail(login(operator), incident)
     html = _detail(login(dispatcher), incident).content.decode()
     assert "Sari Operator" in html
-    html = login(operator).get(reverse("incidents:presence", args=[incident.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    html = (
+        login(operator)
+        .get(reverse("incidents:presence", args=[incident.pk]), HTTP_ACCEPT_LANGUAGE="en")
+        .content.decode()
+    )
     assert dispatcher.get_full_name() in html and "Sari Operator" not in html
 
 
@@ -118,11 +135,17 @@ def test_board_suggests_routing_and_dispatches_to_two_agencies_in_one_action(log
 
 def test_board_errors_are_shown(login, seeded, incident, dispatcher):
     client = login(dispatcher)
-    response = client.post(reverse("dispatch:incident", args=[incident.pk]), {"agencies": []}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("dispatch:incident", args=[incident.pk]), {"agencies": []}, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert response.status_code == 400
     assert "Choose at least one agency." in response.content.decode()
     dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
-    response = client.post(reverse("dispatch:incident", args=[incident.pk]), {"agencies": [seeded.agency("damkar").pk]}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("dispatch:incident", args=[incident.pk]),
+        {"agencies": [seeded.agency("damkar").pk]},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 400
     assert "Already dispatched to: damkar." in response.content.decode()
 
@@ -130,7 +153,9 @@ def test_board_errors_are_shown(login, seeded, incident, dispatcher):
 # ------------------------------------------------------------------------------------------------
 # Map
 # ------------------------------------------------------------------------------------------------
-def test_map_data_has_the_visible_open_incidents_with_coordinates(login, make_incident, seeded, dispatcher, agency_user):
+def test_map_data_has_the_visible_open_incidents_with_coordinates(
+    login, make_incident, seeded, dispatcher, agency_user
+):
     located = make_incident(latitude="-7.0", longitude="110.4")
     make_incident()  # no coordinates
     data = login(dispatcher).get(reverse("incidents:map_data")).json()
@@ -168,7 +193,9 @@ def test_language_switch_refuses_foreign_redirects(login, operator):
 def test_notifications_count_list_and_mark_read(login, incident, dispatcher, supervisor):
     from incidents.models import Notification
 
-    mine = Notification.objects.create(recipient=dispatcher, incident=incident, kind="sla_warning", message="Dispatch soon due")
+    mine = Notification.objects.create(
+        recipient=dispatcher, incident=incident, kind="sla_warning", message="Dispatch soon due"
+    )
     Notification.objects.create(recipient=supervisor, incident=incident, kind="sla_breach", message="Not mine")
     client = login(dispatcher)
     html = client.get(reverse("incidents:queue"), HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -127,7 +127,9 @@ def test_caller_lookup_shows_earlier_calls_incidents_and_the_prank_flag(client_o
         services.call_create(actor=operator, caller_number=incident.caller_number, outcome=Call.Outcome.PRANK)
     assert CallerNumber.objects.get(number=incident.caller_number).is_flagged
     with translation.override("en"):
-        page = client_op.get(reverse("incidents:intake_caller"), {"caller_number": "0812-3456-7890"}, HTTP_ACCEPT_LANGUAGE="en")
+        page = client_op.get(
+            reverse("incidents:intake_caller"), {"caller_number": "0812-3456-7890"}, HTTP_ACCEPT_LANGUAGE="en"
+        )
     html = page.content.decode()
     assert "Flagged as prank caller" in html
     assert incident.reference in html
@@ -135,7 +137,9 @@ def test_caller_lookup_shows_earlier_calls_incidents_and_the_prank_flag(client_o
 
 
 def test_villages_follow_the_district(client_op, seeded):
-    html = client_op.get(reverse("incidents:intake_villages"), {"district": seeded.district("Candisari").pk}).content.decode()
+    html = client_op.get(
+        reverse("incidents:intake_villages"), {"district": seeded.district("Candisari").pk}
+    ).content.decode()
     assert "Jatingaleh" in html and "Mangkang Wetan" not in html
 
 
@@ -146,13 +150,21 @@ def test_duplicate_suggestions_same_category_same_village_or_near(client_op, see
     other_category = make_incident(category=seeded.category("medical"))
     url = reverse("incidents:intake_duplicates")
     html = client_op.get(
-        url, {"category": seeded.category("fire").pk, "village": seeded.village("Jatingaleh").pk, "latitude": "-7.021", "longitude": "110.431"}
+        url,
+        {
+            "category": seeded.category("fire").pk,
+            "village": seeded.village("Jatingaleh").pk,
+            "latitude": "-7.021",
+            "longitude": "110.431",
+        },
     ).content.decode()
     assert near.reference in html and same_village.reference in html
     assert far.reference not in html and other_category.reference not in html
     assert f'name="attach_to" value="{near.pk}"' in html
     # By distance alone (no village): only the one within the radius.
-    html = client_op.get(url, {"category": seeded.category("fire").pk, "latitude": "-7.0201", "longitude": "110.4301"}).content.decode()
+    html = client_op.get(
+        url, {"category": seeded.category("fire").pk, "latitude": "-7.0201", "longitude": "110.4301"}
+    ).content.decode()
     assert near.reference in html and far.reference not in html
 
 

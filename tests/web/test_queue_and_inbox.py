@@ -84,7 +84,9 @@ def test_queue_query_count_is_constant(login, dispatcher, seeded, make_incident,
 def test_inbox_shows_only_the_agencys_assignments_by_state(login, seeded, make_incident, dispatcher, agency_user):
     mine = make_incident()
     theirs = make_incident(category=seeded.category("medical"))
-    (assignment,) = dispatch_services.incident_dispatch(incident=mine, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=mine, agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
     dispatch_services.incident_dispatch(incident=theirs, agencies=[seeded.agency("dinkes-psc")], actor=dispatcher)
     html = login(agency_user).get(reverse("dispatch:inbox"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert mine.reference in html and theirs.reference not in html
@@ -93,10 +95,14 @@ def test_inbox_shows_only_the_agencys_assignments_by_state(login, seeded, make_i
 
 
 @pytest.mark.parametrize("count", [5, 50])
-def test_inbox_query_count_is_constant(login, seeded, make_incident, dispatcher, agency_user, count, django_assert_max_num_queries):
+def test_inbox_query_count_is_constant(
+    login, seeded, make_incident, dispatcher, agency_user, count, django_assert_max_num_queries
+):
     for index in range(count):
         incident = make_incident()
-        (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+        (assignment,) = dispatch_services.incident_dispatch(
+            incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
+        )
         if index % 3 == 1:
             dispatch_services.assignment_acknowledge(assignment=assignment, actor=agency_user)
         elif index % 3 == 2:
@@ -110,9 +116,16 @@ def test_inbox_query_count_is_constant(login, seeded, make_incident, dispatcher,
 
 
 def test_inbox_steps_acknowledge_en_route_on_scene_complete(login, seeded, incident, dispatcher, agency_user):
-    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
     client = login(agency_user)
-    for step, status in [("acknowledge", "requested"), ("en_route", "acknowledged"), ("on_scene", "en_route"), ("complete", "on_scene")]:
+    for step, status in [
+        ("acknowledge", "requested"),
+        ("en_route", "acknowledged"),
+        ("on_scene", "en_route"),
+        ("complete", "on_scene"),
+    ]:
         response = client.post(reverse("dispatch:step", args=[assignment.pk, step]), {"status": status})
         assert response.status_code == 302, response.content
         assignment.refresh_from_db()
@@ -122,9 +135,16 @@ def test_inbox_steps_acknowledge_en_route_on_scene_complete(login, seeded, incid
 
 
 def test_decline_needs_a_reason_and_shows_it(login, seeded, incident, dispatcher, agency_user):
-    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
     client = login(agency_user)
-    response = client.post(reverse("dispatch:step", args=[assignment.pk, "decline"]), {"reason": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("dispatch:step", args=[assignment.pk, "decline"]),
+        {"reason": ""},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert "Give a reason for declining." in response.content.decode()
     assignment.refresh_from_db()
     assert assignment.status == "requested"
@@ -134,16 +154,23 @@ def test_decline_needs_a_reason_and_shows_it(login, seeded, incident, dispatcher
 
 
 def test_a_stale_or_illegal_step_shows_the_error(login, seeded, incident, dispatcher, agency_user):
-    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
     client = login(agency_user)
     client.post(reverse("dispatch:step", args=[assignment.pk, "acknowledge"]), {"status": "requested"})
     # A second click from a page that still shows "requested": stale, nothing changes, error shown.
     response = client.post(
-        reverse("dispatch:step", args=[assignment.pk, "acknowledge"]), {"status": "requested"}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+        reverse("dispatch:step", args=[assignment.pk, "acknowledge"]),
+        {"status": "requested"},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
     )
     assert "is already" in response.content.decode()
     # An illegal transition without the stale guard: the service's error is shown.
-    response = client.post(reverse("dispatch:step", args=[assignment.pk, "complete"]), follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        reverse("dispatch:step", args=[assignment.pk, "complete"]), follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
     assert "Cannot change status from acknowledged to completed." in response.content.decode()
 
 
@@ -152,7 +179,9 @@ def test_assign_a_unit_of_the_own_agency(login, seeded, incident, dispatcher, ag
 
     unit = FieldUnit.objects.create(agency=seeded.agency("damkar"), code="DMK-01", name="Unit 01")
     other = FieldUnit.objects.create(agency=seeded.agency("dinkes-psc"), code="AMB-01", name="Ambulans")
-    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
     client = login(agency_user)
     response = client.post(reverse("dispatch:assign", args=[assignment.pk]), {"unit": other.pk}, follow=True)
     assignment.refresh_from_db()
