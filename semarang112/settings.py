@@ -350,6 +350,24 @@ QUEUE_REFRESH_SECONDS = int(os.environ.get("QUEUE_REFRESH_SECONDS", "10"))
 PRESENCE_TTL_SECONDS = int(os.environ.get("PRESENCE_TTL_SECONDS", "45"))
 
 # ------------------------------------------------------------------------------------------------
+# Reporting — figures, report pages, /api/v1/reports/ and exports (reporting/)
+# Call answering follows NENA-STA-020.1-2020 and NFPA 1225 (2022); see reporting/selectors.py.
+#
+#   RESPONSE_TARGET_MINUTES        the city's received → first-on-scene target, default 10
+#   REPORT_MIN_CASES_FOR_RANKING   an agency with fewer measured cases is shown but not ranked, default 5
+#   REPORT_SHIFT_STARTS            local hours at which operator shifts start, default "7,15,23"
+#   REPORT_EXPORT_SYNC_MAX_ROWS    XLSX exports above this many rows run as a Celery task, default 50000
+#   REPORT_EXPORT_DIR              where those files are written, default <var>/exports
+#   REPORT_EXPORT_TTL_HOURS        how long a finished export can be downloaded, default 48
+# ------------------------------------------------------------------------------------------------
+RESPONSE_TARGET_MINUTES = int(os.environ.get("RESPONSE_TARGET_MINUTES", "10"))
+REPORT_MIN_CASES_FOR_RANKING = int(os.environ.get("REPORT_MIN_CASES_FOR_RANKING", "5"))
+REPORT_SHIFT_STARTS = sorted({int(hour) % 24 for hour in env_list("REPORT_SHIFT_STARTS", "7,15,23")})
+REPORT_EXPORT_SYNC_MAX_ROWS = int(os.environ.get("REPORT_EXPORT_SYNC_MAX_ROWS", "50000"))
+REPORT_EXPORT_DIR = Path(os.environ.get("REPORT_EXPORT_DIR", VAR_DIR / "exports"))
+REPORT_EXPORT_TTL_HOURS = int(os.environ.get("REPORT_EXPORT_TTL_HOURS", "48"))
+
+# ------------------------------------------------------------------------------------------------
 # Logging
 # ------------------------------------------------------------------------------------------------
 LOGGING = {

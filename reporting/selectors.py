@@ -1,0 +1,993 @@
+"""Report figures: the one module the pages, the API and the exports read.
+
+Every figure starts from the permission selectors (``incident_list_for_user`` /
+``call_list_for_user``), so an agency's report covers only what the agency may see, and is
+aggregated in SQL with a fixed number of queries whatever the volume. Percentiles use
+PostgreSQL's ``percentile_cont`` (``reporting.db.Percentiles``; an identical aggregate is
+registered on SQLite).
+
+Definitions (stated here because the numbers are defended in reviews):
+
+* A report covers incidents **received** in the period and calls **started** in it, in local
+  time (Asia/Jakarta). Call figures follow the period, region and channel filters only: a call
+  has no district, category or agency until it becomes an incident.
+* Call answering: the share of *answered* calls answered within 10 s (NFPA 1225, 2022: 90%),
+  15 s (NENA-STA-020.1-2020: 90%) and 20 s (NENA: 95%); unanswered (abandoned) calls are counted
+  separately. Without a channel filter only 112 phone calls count — the standards are about voice
+  calls. Call processing: from answering the emergency call to the first dispatch of its incident,
+  within 60 s (NFPA 1225: 90%). Hour of day and shift are those of the call's start.
+* Response time: received → first unit on scene; dispatch time: received → first dispatch;
+  acknowledge time: first dispatch → first acknowledgement. For an agency the same intervals are
+  measured on its own assignments (received → its unit on scene, received → it was asked,
+  asked → it acknowledged). Counts, percentiles and shares cover the cases where the interval was
+  completed; "within the category's target" compares with the deadline stored on the incident
+  (or assignment) when its clock started.
+* Ranking: agencies with at least ``REPORT_MIN_CASES_FOR_RANKING`` measured response times are
+  ranked by the share within the response target, then by median; the rest are listed unranked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
+from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from dispatch.models import Agency, Assignment
+from incidents.models import Call, Category, Channel, District, Incident, Priority, Region
+from incidents.selectors import call_list_for_user, incident_list_for_user
+
+from .db import Percentiles, Seconds
+from .filters import ReportFilters
+from .models import CalendarMarker
+
+FRACTIONS = (0.5, 0.9, 0.95)
+WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)  # ISO: Monday = 1
+
+
+@dataclass(frozen=True)
+class Standard:
+    key: str
+    seconds: int
+    goal: float
+    source: str
+
+
+ANSWER_STANDARDS = (
+    Standard("answer_10s", 10, 0.90, "NFPA 1225 (2022)"),
+    Standard("answer_15s", 15, 0.90, "NENA-STA-020.1-2020"),
+    Standard("answer_20s", 20, 0.95, "NENA-STA-020.1-2020"),
+)
+PROCESSING_STANDARD = Standard("processing_60s", 60, 0.90, "NFPA 1225 (2022)")
+
+
+def share(part: int | None, whole: int | None) -> float | None:
+    """part / whole as a fraction rounded to 4 places; None when there is nothing to divide."""
+    if not whole or part is None:
+        return None
+    return round(part / whole, 4)
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# Base querysets: permission selector + filters
+# ------------------------------------------------------------------------------------------------
+def _dimension_filters(queryset: QuerySet[Incident], filters: ReportFilters) -> QuerySet[Incident]:
+    if filters.region is not None:
+        queryset = queryset.filter(region_id=filters.region.pk)
+    if filters.district is not None:
+        queryset = queryset.filter(district_id=filters.district.pk)
+    if filters.category_ids is not None:
+        queryset = queryset.filter(category_id__in=filters.category_ids)
+    if filters.channel:
+        queryset = queryset.filter(channel=filters.channel)
+    if filters.agency is not None:
+        queryset = queryset.filter(
+            Exists(Assignment.objects.filter(incident_id=OuterRef("pk"), agency_id=filters.agency.pk))
+        )
+    return queryset
+
+
+def report_incidents(user, filters: ReportFilters) -> QuerySet[Incident]:
+    """Incidents the user may see, received in the period and matching the filters.
+
+    Annotated with ``pii_visible`` by the permission selector (the exports mask with it).
+    """
+    queryset = incident_list_for_user(user).filter(received_at__gte=filters.start, received_at__lt=filters.end)
+    return _dimension_filters(queryset, filters)
+
+
+def _incident_ids(user, filters: ReportFilters) -> QuerySet:
+    # A bare id subquery: no annotations, so the database can turn it into a semi-join.
+    return report_incidents(user, filters).values("pk")
+
+
+def report_calls(user, filters: ReportFilters) -> QuerySet[Call]:
+    """Calls the user may see, started in the period, in the filtered region and channel."""
+    queryset = call_list_for_user(user).filter(started_at__gte=filters.start, started_at__lt=filters.end)
+    if filters.region is not None:
+        queryset = queryset.filter(region_id=filters.region.pk)
+    if filters.channel:
+        queryset = queryset.filter(channel=filters.channel)
+    return queryset
+
+
+def call_filters_ignored(filters: ReportFilters) -> list[str]:
+    """Filters that call figures cannot follow (shown next to them)."""
+    return [name for name in ("district", "category", "agency") if getattr(filters, name) is not None]
+
+
+# ------------------------------------------------------------------------------------------------
+# Reference data: labels for ids (three small tables, read once per report)
+# ------------------------------------------------------------------------------------------------
+class Reference:
+    @cached_property
+    def categories(self) -> dict[int, Category]:
+        return {c.pk: c for c in Category.objects.all()}
+
+    @cached_property
+    def districts(self) -> dict[int, District]:
+        return {d.pk: d for d in District.objects.all()}
+
+    @cached_property
+    def agencies(self) -> dict[int, Agency]:
+        return {a.pk: a for a in Agency.objects.all()}
+
+    def category_root(self, pk: int) -> Category:
+        node = self.categories[pk]
+        seen = set()
+        while node.parent_id is not None and node.parent_id in self.categories and node.pk not in seen:
+            seen.add(node.pk)
+            node = self.categories[node.parent_id]
+        return node
+
+
+# ------------------------------------------------------------------------------------------------
+# Shapes
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class CountRow:
+    key: str
+    label: str
+    count: int
+    share: float | None = None
+    parent: str | None = None
+
+
+@dataclass
+class IntervalStats:
+    """One interval (response, dispatch or acknowledge) over a set of cases; times in seconds."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    within_target: int | None = None  # the city's RESPONSE_TARGET_MINUTES (response only)
+    within_target_share: float | None = None
+    within_category_target: int = 0
+    within_category_target_share: float | None = None
+
+
+@dataclass
+class PerformanceRow:
+    key: str
+    label: str
+    cases: int
+    response: IntervalStats
+    dispatch: IntervalStats
+    acknowledge: IntervalStats
+    ranked: bool = False
+    rank: int | None = None
+
+
+@dataclass
+class ResponseTimes:
+    target_minutes: int
+    min_cases_for_ranking: int
+    overall: PerformanceRow
+    by_agency: list[PerformanceRow]
+    by_district: list[PerformanceRow]
+
+
+def _interval_aggregates(prefix: str, seconds, *, within_category, target_seconds: int | None = None) -> dict:
+    aggregates = {
+        f"{prefix}_n": Count(seconds),
+        f"{prefix}_pct": Percentiles(seconds, FRACTIONS),
+        f"{prefix}_in_cat": Count("pk", filter=within_category),
+    }
+    if target_seconds is not None:
+        aggregates[f"{prefix}_in_target"] = Count("pk", filter=LessThanOrEqual(seconds, Value(float(target_seconds))))
+    return aggregates
+
+
+def _interval_stats(row: dict, prefix: str) -> IntervalStats:
+    n = row.get(f"{prefix}_n") or 0
+    pct = row.get(f"{prefix}_pct") or [None] * len(FRACTIONS)
+    in_target = row.get(f"{prefix}_in_target")
+    in_cat = row.get(f"{prefix}_in_cat") or 0
+    return IntervalStats(
+        count=n,
+        median=_seconds(pct[0]),
+        p90=_seconds(pct[1]),
+        p95=_seconds(pct[2]),
+        within_target=in_target if f"{prefix}_in_target" in row else None,
+        within_target_share=share(in_target, n) if f"{prefix}_in_target" in row else None,
+        within_category_target=in_cat,
+        within_category_target_share=share(in_cat, n),
+    )
+
+
+def _incident_interval_aggregates(target_seconds: int) -> dict:
+    response = Seconds(F("first_on_scene_at"), F("received_at"))
+    dispatch = Seconds(F("first_dispatched_at"), F("received_at"))
+    acknowledge = Seconds(F("first_acknowledged_at"), F("first_dispatched_at"))
+    return {
+        "cases": Count("pk"),
+        **_interval_aggregates(
+            "response",
+            response,
+            within_category=Q(first_on_scene_at__lte=F("response_due_at")),
+            target_seconds=target_seconds,
+        ),
+        **_interval_aggregates("dispatch", dispatch, within_category=Q(first_dispatched_at__lte=F("dispatch_due_at"))),
+        **_interval_aggregates(
+            "acknowledge",
+            acknowledge,
+            within_category=LessThanOrEqual(acknowledge, F("category__sla_acknowledge_minutes") * 60.0),
+        ),
+    }
+
+
+def _assignment_interval_aggregates(target_seconds: int) -> dict:
+    response = Seconds(F("on_scene_at"), F("incident__received_at"))
+    dispatch = Seconds(F("requested_at"), F("incident__received_at"))
+    acknowledge = Seconds(F("acknowledged_at"), F("requested_at"))
+    return {
+        "cases": Count("incident_id", distinct=True),
+        **_interval_aggregates(
+            "response",
+            response,
+            within_category=Q(on_scene_at__lte=F("incident__response_due_at")),
+            target_seconds=target_seconds,
+        ),
+        **_interval_aggregates(
+            "dispatch", dispatch, within_category=Q(requested_at__lte=F("incident__dispatch_due_at"))
+        ),
+        **_interval_aggregates(
+            "acknowledge", acknowledge, within_category=Q(acknowledged_at__lte=F("acknowledge_due_at"))
+        ),
+    }
+
+
+def _performance_row(key: str, label: str, row: dict) -> PerformanceRow:
+    return PerformanceRow(
+        key=key,
+        label=label,
+        cases=row.get("cases") or 0,
+        response=_interval_stats(row, "response"),
+        dispatch=_interval_stats(row, "dispatch"),
+        acknowledge=_interval_stats(row, "acknowledge"),
+    )
+
+
+def rank_rows(rows: list[PerformanceRow], min_cases: int) -> list[PerformanceRow]:
+    """Rank rows with at least ``min_cases`` measured response times; list the rest after them.
+
+    Order: share within the response target (higher first), then median response (lower first),
+    then label. Rows below the minimum keep ``rank=None`` so a single fast case never tops the list.
+    """
+    eligible = [row for row in rows if row.response.count >= min_cases and row.response.count > 0]
+    others = [row for row in rows if row not in eligible]
+    eligible.sort(
+        key=lambda r: (
+            -(r.response.within_target_share or 0.0),
+            r.response.median if r.response.median is not None else float("inf"),
+            r.label,
+        )
+    )
+    for position, row in enumerate(eligible, start=1):
+        row.ranked, row.rank = True, position
+    others.sort(key=lambda r: r.label)
+    return eligible + others
+
+
+def response_times(user, filters: ReportFilters, *, ref: Reference | None = None) -> ResponseTimes:
+    """Response, dispatch and acknowledge times overall, per agency and per district (3 queries)."""
+    ref = ref or Reference()
+    target_seconds = settings.RESPONSE_TARGET_MINUTES * 60
+    min_cases = settings.REPORT_MIN_CASES_FOR_RANKING
+    incidents = report_incidents(user, filters)
+
+    overall_row = incidents.aggregate(**_incident_interval_aggregates(target_seconds))
+    overall = _performance_row("all", _("All incidents"), overall_row)
+
+    district_rows = []
+    for row in incidents.values("district_id").annotate(**_incident_interval_aggregates(target_seconds)).order_by():
+        district = ref.districts.get(row["district_id"])
+        district_rows.append(
+            _performance_row(
+                district.code if district else "",
+                district.name if district else _("No district recorded"),
+                row,
+            )
+        )
+    district_rows.sort(key=lambda r: (-r.cases, r.label))
+
+    assignments = Assignment.objects.filter(incident_id__in=_incident_ids(user, filters))
+    if filters.agency is not None:
+        assignments = assignments.filter(agency_id=filters.agency.pk)
+    agency_rows = []
+    for row in assignments.values("agency_id").annotate(**_assignment_interval_aggregates(target_seconds)).order_by():
+        agency = ref.agencies[row["agency_id"]]
+        agency_rows.append(_performance_row(agency.code, agency.name, row))
+    return ResponseTimes(
+        target_minutes=settings.RESPONSE_TARGET_MINUTES,
+        min_cases_for_ranking=min_cases,
+        overall=overall,
+        by_agency=rank_rows(agency_rows, min_cases),
+        by_district=district_rows,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Calls: outcomes and answering
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class CallOutcomes:
+    total: int
+    decided: int  # calls with an outcome (not still in progress)
+    by_outcome: list[CountRow]
+    prank: int
+    prank_share: float | None  # prank / decided
+    prank_or_silent_share: float | None  # (prank + silent) / decided
+    filters_ignored: list[str] = field(default_factory=list)
+
+
+def call_outcomes(user, filters: ReportFilters) -> CallOutcomes:
+    """Calls by outcome and the prank share (1 query)."""
+    counts = {
+        row["outcome"]: row["n"]
+        for row in report_calls(user, filters).values("outcome").annotate(n=Count("pk")).order_by()
+    }
+    total = sum(counts.values())
+    decided = total - counts.get(Call.Outcome.PENDING, 0)
+    rows = [
+        CountRow(key=value, label=str(label), count=counts.get(value, 0), share=share(counts.get(value, 0), total))
+        for value, label in Call.Outcome.choices
+    ]
+    prank = counts.get(Call.Outcome.PRANK, 0)
+    return CallOutcomes(
+        total=total,
+        decided=decided,
+        by_outcome=rows,
+        prank=prank,
+        prank_share=share(prank, decided),
+        prank_or_silent_share=share(prank + counts.get(Call.Outcome.SILENT, 0), decided),
+        filters_ignored=call_filters_ignored(filters),
+    )
+
+
+@dataclass
+class AnsweringRow:
+    key: str
+    label: str
+    calls: int = 0
+    answered: int = 0
+    unanswered: int = 0
+    answer_10s: int = 0
+    answer_15s: int = 0
+    answer_20s: int = 0
+    answer_10s_share: float | None = None
+    answer_15s_share: float | None = None
+    answer_20s_share: float | None = None
+    processed: int = 0  # answered emergency calls whose incident was dispatched
+    processing_60s: int = 0
+    processing_60s_share: float | None = None
+
+    def add(self, other: AnsweringRow) -> None:
+        for name in (
+            "calls",
+            "answered",
+            "unanswered",
+            "answer_10s",
+            "answer_15s",
+            "answer_20s",
+            "processed",
+            "processing_60s",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def finish(self) -> AnsweringRow:
+        for standard in ANSWER_STANDARDS:
+            setattr(self, f"{standard.key}_share", share(getattr(self, standard.key), self.answered))
+        self.processing_60s_share = share(self.processing_60s, self.processed)
+        return self
+
+    def meets(self) -> dict[str, bool | None]:
+        result = {
+            s.key: None if getattr(self, f"{s.key}_share") is None else getattr(self, f"{s.key}_share") >= s.goal
+            for s in ANSWER_STANDARDS
+        }
+        result[PROCESSING_STANDARD.key] = (
+            None if self.processing_60s_share is None else self.processing_60s_share >= PROCESSING_STANDARD.goal
+        )
+        return result
+
+
+@dataclass
+class CallAnswering:
+    overall: AnsweringRow
+    answer_median: float | None
+    answer_p90: float | None
+    processing_median: float | None
+    processing_p90: float | None
+    by_hour: list[AnsweringRow]
+    by_shift: list[AnsweringRow]
+    standards: list[Standard]
+    voice_only: bool
+    filters_ignored: list[str] = field(default_factory=list)
+
+
+def shift_of_hour(hour: int, starts: list[int] | None = None) -> int:
+    """Index into ``REPORT_SHIFT_STARTS`` of the shift a local hour falls in (shifts wrap midnight)."""
+    starts = starts or settings.REPORT_SHIFT_STARTS
+    index = len(starts) - 1  # before the first start of the day: still the last shift of yesterday
+    for position, start in enumerate(starts):
+        if hour >= start:
+            index = position
+    return index
+
+
+def shift_labels(starts: list[int] | None = None) -> list[str]:
+    starts = starts or settings.REPORT_SHIFT_STARTS
+    return [
+        _("Shift %(n)s (%(start)02d:00–%(end)02d:00)")
+        % {"n": i + 1, "start": start, "end": starts[(i + 1) % len(starts)]}
+        for i, start in enumerate(starts)
+    ]
+
+
+def _answering_calls(user, filters: ReportFilters) -> QuerySet[Call]:
+    calls = report_calls(user, filters)
+    if not filters.channel:
+        calls = calls.filter(channel=Channel.PHONE_112)
+    return calls
+
+
+def call_answering(user, filters: ReportFilters) -> CallAnswering:
+    """Answering and call processing against NENA / NFPA, per hour of day and shift (2 queries)."""
+    calls = _answering_calls(user, filters)
+    answer = Seconds(F("answered_at"), F("started_at"))
+    processing = Seconds(F("incident__first_dispatched_at"), F("answered_at"))
+    is_processed = Q(
+        outcome=Call.Outcome.EMERGENCY, answered_at__isnull=False, incident__first_dispatched_at__isnull=False
+    )
+    per_hour = (
+        calls.annotate(hour=ExtractHour("started_at", tzinfo=filters.tz))
+        .values("hour")
+        .annotate(
+            calls=Count("pk"),
+            answered=Count("answered_at"),
+            answer_10s=Count("pk", filter=LessThanOrEqual(answer, Value(10.0))),
+            answer_15s=Count("pk", filter=LessThanOrEqual(answer, Value(15.0))),
+            answer_20s=Count("pk", filter=LessThanOrEqual(answer, Value(20.0))),
+            processed=Count("pk", filter=is_processed),
+            processing_60s=Count("pk", filter=is_processed & Q(LessThanOrEqual(processing, Value(60.0)))),
+        )
+        .order_by()
+    )
+    hours = {h: AnsweringRow(key=str(h), label=f"{h:02d}:00") for h in range(24)}
+    for row in per_hour:
+        target = hours[row["hour"]]
+        for name in ("calls", "answered", "answer_10s", "answer_15s", "answer_20s", "processed", "processing_60s"):
+            setattr(target, name, row[name])
+        target.unanswered = target.calls - target.answered
+    overall = AnsweringRow(key="all", label=_("All calls"))
+    labels = shift_labels()
+    shifts = [AnsweringRow(key=str(i + 1), label=label) for i, label in enumerate(labels)]
+    for hour, row in hours.items():
+        overall.add(row)
+        shifts[shift_of_hour(hour)].add(row)
+        row.finish()
+    for row in shifts:
+        row.finish()
+    overall.finish()
+    times = calls.aggregate(
+        answer=Percentiles(answer, (0.5, 0.9)),
+        processing=Percentiles(processing, (0.5, 0.9), filter=is_processed),
+    )
+    answer_pct = times["answer"] or [None, None]
+    processing_pct = times["processing"] or [None, None]
+    return CallAnswering(
+        overall=overall,
+        answer_median=_seconds(answer_pct[0]),
+        answer_p90=_seconds(answer_pct[1]),
+        processing_median=_seconds(processing_pct[0]),
+        processing_p90=_seconds(processing_pct[1]),
+        by_hour=list(hours.values()),
+        by_shift=shifts,
+        standards=[*ANSWER_STANDARDS, PROCESSING_STANDARD],
+        voice_only=not filters.channel,
+        filters_ignored=call_filters_ignored(filters),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Incidents: volumes by status, category, priority, district, channel
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class IncidentBreakdown:
+    total: int
+    resolved: int  # reached resolved or closed: "handled"
+    by_status: list[CountRow]
+    by_category: list[CountRow]  # every category with incidents, ``parent`` = its top-level code
+    by_top_category: list[CountRow]  # subcategories rolled up into their top-level category
+    by_priority: list[CountRow]
+    by_district: list[CountRow]
+    by_channel: list[CountRow]
+
+
+def incident_breakdown(user, filters: ReportFilters, *, ref: Reference | None = None) -> IncidentBreakdown:
+    """Incident counts by status, category, priority, district and channel (2 queries + labels)."""
+    ref = ref or Reference()
+    incidents = report_incidents(user, filters)
+    status_counts: dict[str, int] = {}
+    priority_counts: dict[int, int] = {}
+    channel_counts: dict[str, int] = {}
+    for row in incidents.values("status", "priority", "channel").annotate(n=Count("pk")).order_by():
+        status_counts[row["status"]] = status_counts.get(row["status"], 0) + row["n"]
+        priority_counts[row["priority"]] = priority_counts.get(row["priority"], 0) + row["n"]
+        channel_counts[row["channel"]] = channel_counts.get(row["channel"], 0) + row["n"]
+    category_counts: dict[int, int] = {}
+    district_counts: dict[int | None, int] = {}
+    for row in incidents.values("category_id", "district_id").annotate(n=Count("pk")).order_by():
+        category_counts[row["category_id"]] = category_counts.get(row["category_id"], 0) + row["n"]
+        district_counts[row["district_id"]] = district_counts.get(row["district_id"], 0) + row["n"]
+    total = sum(status_counts.values())
+
+    def rows(choices, counts) -> list[CountRow]:
+        return [
+            CountRow(
+                key=str(value), label=str(label), count=counts.get(value, 0), share=share(counts.get(value, 0), total)
+            )
+            for value, label in choices
+        ]
+
+    by_category, top_counts = [], {}
+    for pk, n in category_counts.items():
+        category, root = ref.categories[pk], ref.category_root(pk)
+        by_category.append(
+            CountRow(key=category.code, label=category.display_name, count=n, share=share(n, total), parent=root.code)
+        )
+        top_counts[root.pk] = top_counts.get(root.pk, 0) + n
+    by_category.sort(key=lambda r: (-r.count, r.label))
+    by_top = [
+        CountRow(key=ref.categories[pk].code, label=ref.categories[pk].display_name, count=n, share=share(n, total))
+        for pk, n in top_counts.items()
+    ]
+    by_top.sort(key=lambda r: (-r.count, r.label))
+    by_district = []
+    for pk, n in district_counts.items():
+        district = ref.districts.get(pk)
+        by_district.append(
+            CountRow(
+                key=district.code if district else "",
+                label=district.name if district else _("No district recorded"),
+                count=n,
+                share=share(n, total),
+            )
+        )
+    by_district.sort(key=lambda r: (-r.count, r.label))
+    return IncidentBreakdown(
+        total=total,
+        resolved=status_counts.get(Incident.Status.RESOLVED, 0) + status_counts.get(Incident.Status.CLOSED, 0),
+        by_status=rows(Incident.Status.choices, status_counts),
+        by_category=by_category,
+        by_top_category=by_top,
+        by_priority=rows(Priority.choices, priority_counts),
+        by_district=by_district,
+        by_channel=rows(Channel.choices, channel_counts),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# SLA: warnings and breaches, and the slowest open incidents now
+# ------------------------------------------------------------------------------------------------
+SLA_TARGETS = ("dispatch", "acknowledge", "response", "resolve")
+
+
+@dataclass
+class SlaRow:
+    key: str
+    label: str
+    warnings: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SLA_TARGETS, 0))
+    breaches: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SLA_TARGETS, 0))
+
+    @property
+    def warning_total(self) -> int:
+        return sum(self.warnings.values())
+
+    @property
+    def breach_total(self) -> int:
+        return sum(self.breaches.values())
+
+    def add(self, target: str, level: str, n: int) -> None:
+        bucket = self.breaches if level == "breach" else self.warnings
+        bucket[target] = bucket.get(target, 0) + n
+
+
+@dataclass
+class SlaSummary:
+    available: bool
+    totals: SlaRow
+    by_agency: list[SlaRow]
+    by_category: list[SlaRow]
+
+
+def sla_summary(user, filters: ReportFilters, *, ref: Reference | None = None) -> SlaSummary:
+    """Recorded SLA warnings and breaches of the period's incidents, per agency and category (3 queries).
+
+    Per agency: the acknowledge clock is the agency's own (its assignment); on-scene and resolve
+    warnings and breaches count for every agency that was on the incident and did not decline;
+    dispatch belongs to the command center and appears in the category table and the totals only.
+    """
+    try:
+        from incidents.models import SlaEvent
+    except ImportError:  # pragma: no cover - the SLA engine is not installed
+        return SlaSummary(available=False, totals=SlaRow("all", _("All")), by_agency=[], by_category=[])
+    ref = ref or Reference()
+    events = SlaEvent.objects.filter(incident_id__in=_incident_ids(user, filters))
+    totals = SlaRow("all", _("All"))
+    categories: dict[int, SlaRow] = {}
+    for row in events.values("incident__category_id", "target", "level").annotate(n=Count("pk")).order_by():
+        category = ref.categories[row["incident__category_id"]]
+        categories.setdefault(category.pk, SlaRow(category.code, category.display_name)).add(
+            row["target"], row["level"], row["n"]
+        )
+        totals.add(row["target"], row["level"], row["n"])
+    agencies: dict[int, SlaRow] = {}
+
+    def agency_row(pk: int) -> SlaRow:
+        agency = ref.agencies[pk]
+        return agencies.setdefault(pk, SlaRow(agency.code, agency.name))
+
+    own = events.filter(target="acknowledge").values("assignment__agency_id", "target", "level").annotate(n=Count("pk"))
+    for row in own.order_by():
+        agency_row(row["assignment__agency_id"]).add(row["target"], row["level"], row["n"])
+    shared = (
+        events.filter(
+            target__in=("response", "resolve"),
+            incident__assignments__status__in=[s for s in Assignment.Status.values if s != Assignment.Status.DECLINED],
+        )
+        .values(agency_id=F("incident__assignments__agency_id"))
+        .annotate(n=Count("pk", distinct=True))
+        .values("agency_id", "target", "level", "n")
+    )
+    for row in shared.order_by():
+        agency_row(row["agency_id"]).add(row["target"], row["level"], row["n"])
+    if filters.agency is not None:
+        agencies = {pk: row for pk, row in agencies.items() if pk == filters.agency.pk}
+    by_agency = sorted(agencies.values(), key=lambda r: (-r.breach_total, -r.warning_total, r.label))
+    by_category = sorted(categories.values(), key=lambda r: (-r.breach_total, -r.warning_total, r.label))
+    return SlaSummary(available=True, totals=totals, by_agency=by_agency, by_category=by_category)
+
+
+@dataclass
+class OpenIncidentRow:
+    pk: int
+    reference: str
+    category: str
+    district: str
+    status: str
+    status_label: str
+    priority: int
+    received_at: datetime
+    waiting_seconds: float
+    response_due_at: datetime | None
+    overdue: bool
+
+
+def slowest_open_incidents(
+    user, filters: ReportFilters, *, limit: int = 10, now: datetime | None = None
+) -> list[OpenIncidentRow]:
+    """Open incidents still waiting for a unit on scene, longest waiting first (1 query).
+
+    "Now" figures: the period filter does not apply; region, district, category, agency and
+    channel do.
+    """
+    now = now or timezone.now()
+    incidents = _dimension_filters(incident_list_for_user(user), filters).filter(
+        status__in=(Incident.Status.RECEIVED, Incident.Status.VERIFIED, Incident.Status.DISPATCHED),
+        first_on_scene_at__isnull=True,
+    )
+    rows = []
+    for incident in incidents.select_related("category", "district").order_by("received_at", "pk")[:limit]:
+        rows.append(
+            OpenIncidentRow(
+                pk=incident.pk,
+                reference=incident.reference,
+                category=incident.category.display_name,
+                district=incident.district.name if incident.district else "",
+                status=incident.status,
+                status_label=incident.get_status_display(),
+                priority=incident.priority,
+                received_at=incident.received_at,
+                waiting_seconds=round((now - incident.received_at).total_seconds(), 3),
+                response_due_at=incident.response_due_at,
+                overdue=incident.response_due_at is not None and incident.response_due_at < now,
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# Time patterns: hour × weekday heat map, daily counts with Ramadan / Lebaran
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class DayCount:
+    day: date
+    incidents: int
+    calls: int
+    markers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Marker:
+    kind: str
+    label: str
+    start: date
+    end: date
+    is_estimate: bool
+
+
+@dataclass
+class TimePatterns:
+    heatmap: list[list[int]]  # [weekday 0 = Monday][hour 0..23]
+    heatmap_max: int
+    weekday_labels: list[str]
+    daily: list[DayCount]
+    markers: list[Marker]
+
+
+def _weekday_labels() -> list[str]:
+    monday = date(2024, 1, 1)  # a Monday
+    return [date_format(monday + timedelta(days=n), "l") for n in range(7)]
+
+
+def calendar_markers(start: date, end: date) -> list[Marker]:
+    """Ramadan, Lebaran and other marked periods overlapping [start, end] (1 query)."""
+    return [
+        Marker(kind=m.kind, label=m.display_name, start=m.starts_on, end=m.ends_on, is_estimate=m.is_estimate)
+        for m in CalendarMarker.objects.filter(starts_on__lte=end, ends_on__gte=start).order_by("starts_on")
+    ]
+
+
+def time_patterns(user, filters: ReportFilters) -> TimePatterns:
+    """Incidents by weekday × hour (local), and incidents and calls per local day (4 queries)."""
+    incidents = report_incidents(user, filters)
+    heatmap = [[0] * 24 for _ in WEEKDAYS]
+    cells = (
+        incidents.annotate(
+            weekday=ExtractIsoWeekDay("received_at", tzinfo=filters.tz),
+            hour=ExtractHour("received_at", tzinfo=filters.tz),
+        )
+        .values("weekday", "hour")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for row in cells:
+        heatmap[row["weekday"] - 1][row["hour"]] = row["n"]
+    per_day = dict(
+        incidents.annotate(day=TruncDate("received_at", tzinfo=filters.tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("day", "n")
+    )
+    calls_per_day = dict(
+        report_calls(user, filters)
+        .annotate(day=TruncDate("started_at", tzinfo=filters.tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("day", "n")
+    )
+    markers = calendar_markers(filters.start_date, filters.end_date)
+    daily = [
+        DayCount(
+            day=day,
+            incidents=per_day.get(day, 0),
+            calls=calls_per_day.get(day, 0),
+            markers=[m.kind for m in markers if m.start <= day <= m.end],
+        )
+        for day in filters.days
+    ]
+    return TimePatterns(
+        heatmap=heatmap,
+        heatmap_max=max((max(row) for row in heatmap), default=0),
+        weekday_labels=_weekday_labels(),
+        daily=daily,
+        markers=markers,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Comparison: previous period and the same period a year earlier
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class PeriodFigures:
+    key: str
+    label: str
+    start_date: date
+    end_date: date
+    incidents: int
+    resolved: int
+    calls: int
+    prank_share: float | None
+    response_count: int
+    response_median: float | None
+    response_p90: float | None
+    response_within_target_share: float | None
+
+
+@dataclass
+class Change:
+    incidents: float | None  # relative change, e.g. 0.12 = +12%
+    calls: float | None
+    response_median: float | None
+    response_within_target_share: float | None  # difference in share points (0.05 = +5 points)
+
+
+@dataclass
+class Comparison:
+    current: PeriodFigures
+    previous: PeriodFigures
+    year_before: PeriodFigures
+    change_previous: Change
+    change_year_before: Change
+
+
+def _relative(now: float | None, before: float | None) -> float | None:
+    if now is None or not before:
+        return None
+    return round((now - before) / before, 4)
+
+
+def _difference(now: float | None, before: float | None) -> float | None:
+    if now is None or before is None:
+        return None
+    return round(now - before, 4)
+
+
+def comparison(user, filters: ReportFilters) -> Comparison:
+    """The period against the previous one and the same one a year earlier (2 queries)."""
+    periods = [("current", filters), ("previous", filters.previous()), ("year_before", filters.year_before())]
+    target = float(settings.RESPONSE_TARGET_MINUTES * 60)
+    response = Seconds(F("first_on_scene_at"), F("received_at"))
+    incident_aggregates, call_aggregates = {}, {}
+    span_incidents, span_calls = Q(), Q()
+    for key, period in periods:
+        received = Q(received_at__gte=period.start, received_at__lt=period.end)
+        started = Q(started_at__gte=period.start, started_at__lt=period.end)
+        span_incidents |= received
+        span_calls |= started
+        incident_aggregates |= {
+            f"{key}_n": Count("pk", filter=received),
+            f"{key}_resolved": Count(
+                "pk", filter=received & Q(status__in=(Incident.Status.RESOLVED, Incident.Status.CLOSED))
+            ),
+            f"{key}_resp_n": Count(response, filter=received),
+            f"{key}_resp_pct": Percentiles(response, (0.5, 0.9), filter=received),
+            f"{key}_resp_in": Count("pk", filter=received & Q(LessThanOrEqual(response, Value(target)))),
+        }
+        call_aggregates |= {
+            f"{key}_calls": Count("pk", filter=started),
+            f"{key}_decided": Count("pk", filter=started & ~Q(outcome=Call.Outcome.PENDING)),
+            f"{key}_prank": Count("pk", filter=started & Q(outcome=Call.Outcome.PRANK)),
+        }
+    base = _dimension_filters(incident_list_for_user(user), filters)
+    inc = base.filter(span_incidents).aggregate(**incident_aggregates)
+    calls = call_list_for_user(user).filter(span_calls)
+    if filters.region is not None:
+        calls = calls.filter(region_id=filters.region.pk)
+    if filters.channel:
+        calls = calls.filter(channel=filters.channel)
+    cal = calls.aggregate(**call_aggregates)
+    figures = {}
+    for key, period in periods:
+        pct = inc[f"{key}_resp_pct"] or [None, None]
+        figures[key] = PeriodFigures(
+            key=key,
+            label=period.label,
+            start_date=period.start_date,
+            end_date=period.end_date,
+            incidents=inc[f"{key}_n"],
+            resolved=inc[f"{key}_resolved"],
+            calls=cal[f"{key}_calls"],
+            prank_share=share(cal[f"{key}_prank"], cal[f"{key}_decided"]),
+            response_count=inc[f"{key}_resp_n"],
+            response_median=_seconds(pct[0]),
+            response_p90=_seconds(pct[1]),
+            response_within_target_share=share(inc[f"{key}_resp_in"], inc[f"{key}_resp_n"]),
+        )
+
+    def change(before: PeriodFigures) -> Change:
+        now = figures["current"]
+        return Change(
+            incidents=_relative(now.incidents, before.incidents),
+            calls=_relative(now.calls, before.calls),
+            response_median=_relative(now.response_median, before.response_median),
+            response_within_target_share=_difference(
+                now.response_within_target_share, before.response_within_target_share
+            ),
+        )
+
+    return Comparison(
+        current=figures["current"],
+        previous=figures["previous"],
+        year_before=figures["year_before"],
+        change_previous=change(figures["previous"]),
+        change_year_before=change(figures["year_before"]),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The monthly report: every figure for one period
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class Report:
+    filters: ReportFilters
+    title: str
+    region_name: str
+    generated_at: datetime
+    incidents: IncidentBreakdown
+    calls: CallOutcomes
+    answering: CallAnswering
+    response: ResponseTimes
+    sla: SlaSummary
+    slowest_open: list[OpenIncidentRow]
+    patterns: TimePatterns
+    comparison: Comparison
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def report_region_name(filters: ReportFilters) -> str:
+    if filters.region is not None:
+        return filters.region.name
+    region = Region.objects.filter(code=settings.DEFAULT_REGION_CODE).only("name").first()
+    return region.name if region else ""
+
+
+def full_report(user, filters: ReportFilters) -> Report:
+    """All figures for the filters (the monthly report page and ``GET /api/v1/reports/monthly/``).
+
+    A fixed number of queries (about twenty) whatever the number of incidents.
+    """
+    ref = Reference()
+    region_name = report_region_name(filters)
+    return Report(
+        filters=filters,
+        title=_("Monthly Report of Command Center 112 %(region)s — %(period)s")
+        % {"region": region_name, "period": filters.label},
+        region_name=region_name,
+        generated_at=timezone.now(),
+        incidents=incident_breakdown(user, filters, ref=ref),
+        calls=call_outcomes(user, filters),
+        answering=call_answering(user, filters),
+        response=response_times(user, filters, ref=ref),
+        sla=sla_summary(user, filters, ref=ref),
+        slowest_open=slowest_open_incidents(user, filters),
+        patterns=time_patterns(user, filters),
+        comparison=comparison(user, filters),
+    )
