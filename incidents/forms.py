@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from .models import Call, Category, Channel, District, Incident, Priority, Village
@@ -19,7 +20,8 @@ INTAKE_OUTCOMES = (Call.Outcome.PRANK, Call.Outcome.SILENT, Call.Outcome.INFORMA
 class CallIntakeForm(forms.Form):
     """One call: who, what, where. Category and description are needed only to open an incident."""
 
-    started_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    # When the page was opened (the call started), as ISO 8601; never a reason to refuse the call.
+    started_at = forms.CharField(required=False, widget=forms.HiddenInput)
     caller_number = forms.CharField(label=_("Caller number"), max_length=32, required=False)
     caller_name = forms.CharField(label=_("Caller name"), max_length=120, required=False)
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE_112)
@@ -103,7 +105,12 @@ class CallIntakeForm(forms.Form):
     def clean_started_at(self):
         # The page stamps the time the call was opened; a missing, future or day-old stamp
         # (a page left open overnight) falls back to now.
-        value = self.cleaned_data.get("started_at")
+        try:
+            value = parse_datetime(self.cleaned_data.get("started_at") or "")
+        except ValueError:
+            value = None
+        if value is not None and timezone.is_naive(value):
+            value = timezone.make_aware(value)
         now = timezone.now()
         if value is None or value > now or value < now - timedelta(hours=12):
             return now

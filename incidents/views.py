@@ -88,7 +88,7 @@ def _intake_context(request, form, region) -> dict:
         "outcomes": [
             (value, Call.Outcome(value).label, key) for value, key in zip(INTAKE_OUTCOMES, "PSIW", strict=True)
         ],
-        "started_at": form["started_at"].value() or timezone.now().isoformat(),
+        "started_at": (form.data.get("started_at") if form.is_bound else "") or timezone.now().isoformat(),
     }
 
 
@@ -100,7 +100,7 @@ def intake(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     region = _intake_region(request.user)
     if request.method != "POST":
-        form = CallIntakeForm(region=region, initial={"started_at": timezone.now()})
+        form = CallIntakeForm(region=region)
         return render(request, "incidents/intake.html", _intake_context(request, form, region))
 
     outcome = request.POST.get("outcome", "")

@@ -173,3 +173,19 @@ def test_call_intake_is_for_the_command_center_only(login, agency_user):
     assert client.get(reverse("incidents:intake")).status_code == 403
     assert client.post(reverse("incidents:intake"), {"outcome": "prank"}).status_code == 403
     assert client.get(reverse("incidents:intake_caller"), {"caller_number": "0812"}).status_code == 403
+
+
+def test_the_call_start_time_comes_from_the_page(client_op, seeded):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    opened = timezone.now() - timedelta(minutes=2)
+    _post(client_op, **_form(seeded, started_at=opened.isoformat()))
+    assert abs((Call.objects.get().started_at - opened).total_seconds()) < 1
+
+
+@pytest.mark.parametrize("stamp", ["garbage", "28/11/2026 03:50", "2999-01-01T00:00:00+07:00"])
+def test_a_bad_start_time_never_refuses_the_call(client_op, seeded, stamp):
+    response = _post(client_op, **_form(seeded, started_at=stamp))
+    assert response.status_code == 302, response.content
