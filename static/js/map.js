@@ -3,7 +3,7 @@
   "use strict";
   var config = window.MAP_CONFIG || {};
   var center = JSON.parse(document.getElementById("map-center").textContent);
-  var map = L.map("map", {preferCanvas: true}).setView(center, 12);
+  var map = L.map("map").setView(center, 12);
   if (config.tileUrl) {
     var tiles = L.tileLayer(config.tileUrl, {maxZoom: 19, attribution: config.attribution});
     tiles.addTo(map);

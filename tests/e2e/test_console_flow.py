@@ -100,11 +100,7 @@ def test_call_to_closed_incident(browser, live_server, people, screenshots, lang
     page.locator("#duplicates").get_by_text(re.compile(".")).first.wait_for()
     screenshots(page, language, "01-intake-filled")
     page.get_by_role("button", name=labels["create"]).click()
-    try:
-        page.wait_for_url(re.compile(r"/incidents/\d+/$"))
-    except Exception:
-        screenshots(page, language, "99-debug")
-        raise
+    page.wait_for_url(re.compile(r"/incidents/\d+/$"))
     incident = Incident.objects.get(caller_number="+6281234567890")
     assert incident.reference in page.locator("h1").inner_text()
     assert incident.calls.count() == 1
@@ -126,6 +122,13 @@ def test_call_to_closed_incident(browser, live_server, people, screenshots, lang
     assert incident.status == "dispatched"
     assert sorted(incident.assignments.values_list("agency__code", flat=True)) == ["damkar", "dinkes-psc"]
     screenshots(page, language, "05-dispatched")
+    page.goto(f"{live_server.url}/map/")  # no tile server here: markers on a plain background
+    page.locator("#map-list a", has_text=incident.reference).wait_for()
+    assert page.locator("#map path.leaflet-interactive").count() >= 1
+    screenshots(page, language, "05b-map")
+    page.goto(f"{live_server.url}/queue/?wall=1")
+    page.get_by_role("link", name=incident.reference).wait_for()
+    screenshots(page, language, "05c-queue-wall-screen")
     assert not page.js_errors, page.js_errors
     page.context.close()
 
