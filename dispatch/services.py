@@ -7,7 +7,7 @@ queue up instead of deadlocking. Incident milestones follow from assignment mile
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.mail import send_mail
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
+from incidents import sla
 from incidents.models import Category, District, Incident, TimelineEvent
 from incidents.services import Actor, _lock_incident, _set_status, as_actor, timeline_event_create
 from incidents.transitions import check_transition
@@ -108,7 +109,7 @@ def incident_dispatch(
             dispatched_by=actor.user_or_none,
             note=note,
             requested_at=now,
-            acknowledge_due_at=now + timedelta(minutes=incident.category.sla_acknowledge_minutes),
+            acknowledge_due_at=sla.acknowledge_clock_start(incident=incident, agency=agency, start=now),
         )
         for agency in agencies
     ]

@@ -16,8 +16,25 @@ from dispatch.access import require
 from dispatch.models import RoutingRule
 from semarang112.exceptions import ApplicationError
 
-from . import services
-from .models import Call, CallerNumber, Category, District, Incident, Region, TimelineEvent, Village
+from . import services, webhooks
+from .models import (
+    Call,
+    CallerNumber,
+    Category,
+    District,
+    Incident,
+    Notification,
+    Region,
+    SlaEvent,
+    SlaPolicy,
+    SweepHeartbeat,
+    TimelineEvent,
+    Village,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEventType,
+    WebhookSubscription,
+)
 from .selectors import incident_list_for_user
 
 
@@ -313,3 +330,124 @@ class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=incident__reference"]
     list_select_related = ["incident", "actor"]
     date_hierarchy = "created_at"
+
+
+# ------------------------------------------------------------------------------------------------
+# SLA engine: policies are edited here; what the sweep recorded is read-only evidence
+# ------------------------------------------------------------------------------------------------
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "category",
+        "priority",
+        "agency",
+        "dispatch_minutes",
+        "acknowledge_minutes",
+        "response_minutes",
+        "resolve_minutes",
+        "warning_percent",
+        "is_active",
+        "updated_at",
+    ]
+    list_filter = ["is_active", "priority", "category", "agency"]
+    search_fields = ["category__code", "agency__code", "note"]
+    list_select_related = ["category", "agency"]
+    autocomplete_fields = ["category", "agency"]
+    fieldsets = [
+        (None, {"fields": ["category", "priority", "agency", "is_active"]}),
+        (
+            _("Targets (minutes; empty inherits)"),
+            {
+                "fields": ["dispatch_minutes", "acknowledge_minutes", "response_minutes", "resolve_minutes"],
+                "description": _(
+                    "Most specific wins, target by target: agency + priority, agency, priority, the category-wide "
+                    "policy, then the category's own targets. Deadlines already running keep the values they "
+                    "started with."
+                ),
+            },
+        ),
+        (None, {"fields": ["warning_percent", "note"]}),
+    ]
+
+
+@admin.register(SlaEvent)
+class SlaEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["recorded_at", "incident", "target", "level", "due_at", "assignment"]
+    list_filter = ["level", "target"]
+    search_fields = ["=incident__reference"]
+    list_select_related = ["incident", "assignment__agency"]
+    date_hierarchy = "recorded_at"
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "recipient", "kind", "incident", "message", "emailed_at", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["=incident__reference", "recipient__username"]
+    list_select_related = ["recipient", "incident"]
+    date_hierarchy = "created_at"
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        label=_("event types"), choices=WebhookEventType.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "url", "region", "agency", "event_types", "secret", "is_active"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = WebhookSubscriptionForm
+    list_display = ["name", "url", "region", "agency", "is_active", "created_at"]
+    list_filter = ["is_active", "region", "agency"]
+    search_fields = ["name", "url"]
+    list_select_related = ["region", "agency"]
+    autocomplete_fields = ["agency"]
+
+
+class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["number", "started_at", "status_code", "latency_ms", "error"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.action(description=_("Retry selected failed deliveries"))
+def retry_deliveries(modeladmin, request, queryset):
+    count = webhooks.deliveries_retry(ids=list(queryset.values_list("pk", flat=True)))
+    modeladmin.message_user(request, gettext("%(count)d delivery(ies) will be retried.") % {"count": count}, messages.SUCCESS)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "subscription",
+        "event_type",
+        "incident",
+        "status",
+        "attempt_count",
+        "status_code",
+        "latency_ms",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "event_type", "subscription"]
+    search_fields = ["=incident__reference", "=event_id"]
+    list_select_related = ["subscription", "incident"]
+    date_hierarchy = "created_at"
+    inlines = [WebhookAttemptInline]
+    actions = [retry_deliveries]
+
+    def has_change_permission(self, request, obj=None):
+        # Viewable (and the retry action usable) by whoever may change deliveries; never edited.
+        return obj is None and request.user.has_perm("incidents.change_webhookdelivery")
+
+
+@admin.register(SweepHeartbeat)
+class SweepHeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "finished_at", "duration_ms", "incidents_checked", "events_recorded"]

@@ -6,6 +6,7 @@ Models hold fields, constraints and indexes only. Every state change goes throug
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 
@@ -326,6 +327,15 @@ class Incident(models.Model):
     # rewritten by a later policy edit (re-categorising recomputes, with a timeline event).
     dispatch_due_at = models.DateTimeField(_("dispatch due at"), null=True, blank=True, editable=False)
     response_due_at = models.DateTimeField(_("on scene due at"), null=True, blank=True, editable=False)
+    resolve_due_at = models.DateTimeField(_("resolve due at"), null=True, blank=True, editable=False)
+    # Warning thresholds (by default 80% of each target), fixed together with the deadlines.
+    dispatch_warn_at = models.DateTimeField(_("dispatch warning at"), null=True, blank=True, editable=False)
+    response_warn_at = models.DateTimeField(_("on scene warning at"), null=True, blank=True, editable=False)
+    resolve_warn_at = models.DateTimeField(_("resolve warning at"), null=True, blank=True, editable=False)
+    # When the SLA sweep must next look at this incident: the earliest warning threshold or deadline
+    # it has not judged yet, of the incident or of its unacknowledged assignments. NULL once every
+    # clock has stopped, so the sweep's index holds open deadlines only (incidents.sla).
+    sla_next_check_at = models.DateTimeField(_("next SLA check at"), null=True, blank=True, editable=False)
     # Optimistic concurrency: bumped by every service write; the API's ETag.
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -358,6 +368,17 @@ class Incident(models.Model):
                 fields=["response_due_at"],
                 name="incident_response_due_idx",
                 condition=Q(first_on_scene_at__isnull=True, status__in=["received", "verified", "dispatched"]),
+            ),
+            models.Index(
+                fields=["resolve_due_at"],
+                name="incident_resolve_due_idx",
+                condition=Q(resolved_at__isnull=True, status__in=["received", "verified", "dispatched", "on_scene"]),
+            ),
+            # The SLA sweep's only entry point: incidents with a warning or deadline still to look at.
+            models.Index(
+                fields=["sla_next_check_at"],
+                name="incident_sla_next_check_idx",
+                condition=Q(sla_next_check_at__isnull=False),
             ),
         ]
         constraints = [
@@ -438,6 +459,8 @@ class TimelineEvent(models.Model):
         NOTE = "note", _("Note")
         SHARED = "shared", _("Shared with an agency")
         SHARE_REVOKED = "share_revoked", _("Share revoked")
+        SLA_WARNING = "sla_warning", _("SLA warning")
+        SLA_BREACH = "sla_breach", _("SLA breach")
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline", verbose_name=_("incident"))
     assignment = models.ForeignKey(
@@ -483,3 +506,363 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Timeline events are append-only.")
+
+
+# ------------------------------------------------------------------------------------------------
+# SLA engine: policies, recorded warnings and breaches, notifications, outbound webhooks.
+# The logic lives in incidents/sla.py, incidents/notifications.py and incidents/webhooks.py.
+# ------------------------------------------------------------------------------------------------
+class SlaTarget(models.TextChoices):
+    DISPATCH = "dispatch", _("Dispatch")  # received → first agency dispatched
+    ACKNOWLEDGE = "acknowledge", _("Acknowledge")  # one assignment: dispatched → the agency acknowledges
+    RESPONSE = "response", _("On scene")  # received → first unit on scene (the mayor's 10 minutes)
+    RESOLVE = "resolve", _("Resolve")  # received → resolved
+
+
+class SlaLevel(models.TextChoices):
+    WARNING = "warning", _("Warning")  # the warning threshold (a share of the target) has passed
+    BREACH = "breach", _("Breach")  # the target itself has passed
+
+
+class SlaPolicy(models.Model):
+    """Targets for a category, optionally only for one priority and/or one agency.
+
+    The most specific active policy wins, target by target: agency + priority, then agency, then
+    priority, then the category-wide policy, then the category's own ``sla_*`` columns. An empty
+    target inherits from the next level. Agency policies only apply to the acknowledge clock
+    (the incident's own clocks start before any agency is known). Deadlines are computed from the
+    policy when each clock starts and stored; editing a policy never rewrites them.
+    """
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="sla_policies", verbose_name=_("category")
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, null=True, blank=True, help_text=_("Empty: every priority.")
+    )
+    agency = models.ForeignKey(
+        "dispatch.Agency",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sla_policies",
+        verbose_name=_("agency"),
+        help_text=_("Empty: every agency. An agency policy sets that agency's acknowledge target."),
+    )
+    dispatch_minutes = models.PositiveIntegerField(
+        _("dispatch target (minutes)"), null=True, blank=True, help_text=_("Received → first dispatch. Empty: inherit.")
+    )
+    acknowledge_minutes = models.PositiveIntegerField(
+        _("acknowledge target (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_("Dispatch → the agency's acknowledgement. Empty: inherit."),
+    )
+    response_minutes = models.PositiveIntegerField(
+        _("on-scene target (minutes)"), null=True, blank=True, help_text=_("Received → first unit on scene. Empty: inherit.")
+    )
+    resolve_minutes = models.PositiveIntegerField(
+        _("resolve target (minutes)"), null=True, blank=True, help_text=_("Received → resolved. Empty: inherit.")
+    )
+    warning_percent = models.PositiveSmallIntegerField(
+        _("warning at (% of target)"),
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("A warning is raised when this share of a target has passed."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    note = models.TextField(_("note"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = ["category", "agency", "priority"]
+        constraints = [
+            # One policy per (category, priority, agency), NULLs included (portable partial indexes).
+            models.UniqueConstraint(
+                fields=["category"],
+                name="sla_policy_unique_category",
+                condition=Q(priority__isnull=True, agency__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["category", "priority"],
+                name="sla_policy_unique_priority",
+                condition=Q(priority__isnull=False, agency__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["category", "agency"],
+                name="sla_policy_unique_agency",
+                condition=Q(priority__isnull=True, agency__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["category", "priority", "agency"],
+                name="sla_policy_unique_agency_priority",
+                condition=Q(priority__isnull=False, agency__isnull=False),
+            ),
+            models.CheckConstraint(
+                condition=Q(warning_percent__gte=1, warning_percent__lte=100), name="sla_policy_warning_percent_range"
+            ),
+            models.CheckConstraint(
+                condition=(Q(dispatch_minutes__isnull=True) | Q(dispatch_minutes__gt=0))
+                & (Q(acknowledge_minutes__isnull=True) | Q(acknowledge_minutes__gt=0))
+                & (Q(response_minutes__isnull=True) | Q(response_minutes__gt=0))
+                & (Q(resolve_minutes__isnull=True) | Q(resolve_minutes__gt=0)),
+                name="sla_policy_minutes_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        parts = [self.category.code]
+        if self.priority:
+            parts.append(f"P{self.priority}")
+        if self.agency_id:
+            parts.append(str(self.agency))
+        return " / ".join(parts)
+
+
+class SlaEvent(models.Model):
+    """A warning or breach, recorded exactly once per incident (or assignment), target and level."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="sla_events", verbose_name=_("incident"))
+    assignment = models.ForeignKey(
+        "dispatch.Assignment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sla_events",
+        verbose_name=_("assignment"),
+        help_text=_("Set for the acknowledge target only."),
+    )
+    target = models.CharField(_("target"), max_length=16, choices=SlaTarget.choices)
+    level = models.CharField(_("level"), max_length=16, choices=SlaLevel.choices)
+    due_at = models.DateTimeField(_("threshold passed"), help_text=_("The warning threshold or deadline that passed."))
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("SLA event")
+        verbose_name_plural = _("SLA events")
+        ordering = ["recorded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "target", "level"],
+                name="sla_event_once_per_incident",
+                condition=Q(assignment__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "target", "level"],
+                name="sla_event_once_per_assignment",
+                condition=Q(assignment__isnull=False),
+            ),
+            # The acknowledge clock belongs to an assignment; every other clock to the incident.
+            models.CheckConstraint(
+                condition=Q(target="acknowledge", assignment__isnull=False) | (~Q(target="acknowledge") & Q(assignment__isnull=True)),
+                name="sla_event_assignment_iff_acknowledge",
+            ),
+        ]
+        indexes = [models.Index(fields=["recorded_at"], name="sla_event_recorded_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.target} {self.level}"
+
+
+class Notification(models.Model):
+    """An in-app message for one staff user (the console shows the unread ones), optionally emailed."""
+
+    class Kind(models.TextChoices):
+        SLA_WARNING = "sla_warning", _("SLA warning")
+        SLA_BREACH = "sla_breach", _("SLA breach")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("recipient")
+    )
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="notifications", verbose_name=_("incident")
+    )
+    sla_event = models.ForeignKey(
+        SlaEvent,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("SLA event"),
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    message = models.TextField(_("message"))
+    # The address at the time of the event; empty means no email.
+    email_to = models.EmailField(_("email to"), blank=True)
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A task delivered twice never tells the same person twice about the same event.
+            models.UniqueConstraint(
+                fields=["sla_event", "recipient"],
+                name="notification_once_per_sla_event",
+                condition=Q(sla_event__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["recipient", "-created_at"], name="notification_unread_idx", condition=Q(read_at__isnull=True)
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+            # Emails still to send (the outbox task picks up any whose message was lost).
+            models.Index(
+                fields=["created_at"],
+                name="notification_email_pending_idx",
+                condition=Q(emailed_at__isnull=True) & ~Q(email_to=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.message[:60]}"
+
+
+class WebhookEventType(models.TextChoices):
+    INCIDENT_CREATED = "incident.created", _("Incident created")
+    INCIDENT_DISPATCHED = "incident.dispatched", _("Incident dispatched")
+    ASSIGNMENT_CHANGED = "assignment.changed", _("Assignment changed")
+    SLA_WARNING = "sla.warning", _("SLA warning")
+    SLA_BREACH = "sla.breach", _("SLA breach")
+    INCIDENT_RESOLVED = "incident.resolved", _("Incident resolved")
+
+
+def webhook_secret_default() -> str:
+    return secrets.token_hex(32)
+
+
+class WebhookSubscription(models.Model):
+    """An integration's endpoint. It receives only events of incidents its agency may see.
+
+    With an agency: incidents that have or had an assignment to that agency, or a live share with it
+    (the same rule as ``incidents.selectors``). Without one: every incident of its region (or of
+    every region when the region is empty too).
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    url = models.URLField(_("URL"), max_length=500)
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="webhook_subscriptions",
+        verbose_name=_("region"),
+        help_text=_("Empty: every region."),
+    )
+    agency = models.ForeignKey(
+        "dispatch.Agency",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="webhook_subscriptions",
+        verbose_name=_("agency"),
+        help_text=_("Only incidents this agency may see. Empty: the whole region (command center integrations)."),
+    )
+    event_types = models.JSONField(_("event types"), default=list, blank=True)
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=128,
+        default=webhook_secret_default,
+        help_text=_("HMAC-SHA256 key; give it to the receiver to verify X-S112-Signature."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription (an outbox row), written in the transaction of the event."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")  # waiting for its next attempt (next_attempt_at)
+        DELIVERED = "delivered", _("Delivered")  # the receiver answered 2xx
+        FAILED = "failed", _("Failed")  # attempts exhausted or subscription disabled; retry from the admin
+
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("subscription")
+    )
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("incident")
+    )
+    event_id = models.UUIDField(_("event id"))
+    event_type = models.CharField(_("event type"), max_length=32, choices=WebhookEventType.choices)
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # Failed once attempt_count reaches it; the admin's "retry" raises it for another round.
+    attempt_limit = models.PositiveSmallIntegerField(_("attempt limit"), default=8)
+    # The last attempt; every attempt is in WebhookAttempt.
+    status_code = models.PositiveSmallIntegerField(_("last status code"), null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(_("last latency (ms)"), null=True, blank=True)
+    error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "event_id"], name="webhook_delivery_once_per_event"),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due_idx", condition=Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.subscription_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt of a delivery: what the receiver answered, how fast, or what went wrong."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempts", verbose_name=_("delivery")
+    )
+    number = models.PositiveSmallIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("started at"))
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"))
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_unique_number")]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.status_code or self.error[:40]}"
+
+
+class SweepHeartbeat(models.Model):
+    """When a periodic sweep last completed; /health/ reports its age."""
+
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    started_at = models.DateTimeField(_("last started at"))
+    finished_at = models.DateTimeField(_("last finished at"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    incidents_checked = models.PositiveIntegerField(_("incidents checked"), default=0)
+    events_recorded = models.PositiveIntegerField(_("events recorded"), default=0)
+
+    class Meta:
+        verbose_name = _("sweep heartbeat")
+        verbose_name_plural = _("sweep heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.finished_at:%Y-%m-%d %H:%M:%S}"

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from semarang112.exceptions import ApplicationError, Conflict
 
+from . import sla
 from .models import Call, CallerNumber, Category, Channel, District, Incident, Region, TimelineEvent, Village
 from .transitions import check_transition
 
@@ -397,8 +398,7 @@ def incident_create(
         caller_number=normalize_caller_number(caller_number),
         created_by=actor.user_or_none,
         received_at=received_at,
-        dispatch_due_at=received_at + timedelta(minutes=category.sla_dispatch_minutes),
-        response_due_at=received_at + timedelta(minutes=category.sla_response_minutes),
+        **sla.incident_due_times(category=category, priority=priority or category.default_priority, start=received_at),
     )
     suggested = routing_suggest(category=category, district=district)
     timeline_event_create(
@@ -514,10 +514,9 @@ def incident_change_category(
     old = incident.category
     incident.category = category
     # The deadlines follow the new category's targets, still counted from the time received.
-    incident.dispatch_due_at = incident.received_at + timedelta(minutes=category.sla_dispatch_minutes)
-    incident.response_due_at = incident.received_at + timedelta(minutes=category.sla_response_minutes)
+    due_fields = sla.incident_due_times_apply(incident)
     incident.version += 1
-    incident.save(update_fields=["category", "dispatch_due_at", "response_due_at", "version", "updated_at"])
+    incident.save(update_fields=["category", *due_fields, "version", "updated_at"])
     suggested = routing_suggest(category=category, district=incident.district)
     timeline_event_create(
         incident=incident,
@@ -528,8 +527,7 @@ def incident_change_category(
         note=note,
         payload={
             "suggested_agencies": [agency.code for agency in suggested],
-            "dispatch_due_at": incident.dispatch_due_at.isoformat(),
-            "response_due_at": incident.response_due_at.isoformat(),
+            **sla.due_times_payload(incident),
         },
     )
     return incident

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from smtplib import SMTPException
 
 from celery import shared_task
 from django.conf import settings
@@ -44,3 +45,52 @@ def incident_auto_close_resolved_task() -> int:
         except ApplicationError as exc:  # reopened or closed by someone else meanwhile
             logger.info("auto-close skipped incident %s: %s", pk, exc.code)
     return closed
+
+
+# ------------------------------------------------------------------------------------------------
+# SLA engine (incidents/sla.py, notifications.py, webhooks.py)
+# ------------------------------------------------------------------------------------------------
+@shared_task(name="incidents.tasks.sla_sweep_task")
+def sla_sweep_task() -> dict:
+    """Record the warnings and breaches that have fallen due (periodic, every SLA_SWEEP_INTERVAL_SECONDS).
+
+    No retry of its own: the next beat tick is the retry, and overlapping runs are harmless.
+    """
+    from . import sla
+
+    result = sla.sla_sweep()
+    if result.recorded or result.failed or not result.complete:
+        logger.info("SLA sweep: %s", result.as_dict())
+    return result.as_dict()
+
+
+@shared_task(
+    name="incidents.tasks.notification_email_task",
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def notification_email_task(notification_id: int) -> bool:
+    from . import notifications
+
+    return notifications.notification_email_send(notification_id=notification_id)
+
+
+@shared_task(name="incidents.tasks.webhook_delivery_attempt_task")
+def webhook_delivery_attempt_task(delivery_id: int) -> str:
+    """One attempt; a failure is recorded and rescheduled in the database (outbox_flush_task retries)."""
+    from . import webhooks
+
+    return webhooks.delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="incidents.tasks.outbox_flush_task")
+def outbox_flush_task() -> dict:
+    """Queue webhook deliveries due for (re)try and emails whose message was lost (periodic)."""
+    from . import notifications, webhooks
+
+    return {
+        "webhooks": webhooks.deliveries_enqueue_due(),
+        "emails": notifications.emails_enqueue_pending(),
+    }

@@ -297,6 +297,21 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# No lost work (SLA engine): a task that fails or times out is acked (no redelivery loop); one whose
+# worker dies is redelivered (acks_late + reject_on_worker_lost); a task still running when the
+# broker connection drops is cancelled and redelivered rather than run twice in parallel. Every task
+# is bounded by the hard time limit, which stays well below the Redis visibility timeout above.
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "240"))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "300"))
+# Publishing a message (e.g. from transaction.on_commit) retries a broker hiccup a few times, briefly.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 2}
+# Periodic sweeps (the database is the source of truth; a sweep message older than its interval
+# is dropped instead of piling up while no worker runs).
+SLA_SWEEP_INTERVAL_SECONDS = float(os.environ.get("SLA_SWEEP_INTERVAL_SECONDS", "30"))
+OUTBOX_FLUSH_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_FLUSH_INTERVAL_SECONDS", "30"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -313,7 +328,39 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.incident_auto_close_resolved_task",
         "schedule": float(os.environ.get("INCIDENT_AUTO_CLOSE_INTERVAL_SECONDS", "300")),
     },
+    "incidents-sla-sweep": {
+        "task": "incidents.tasks.sla_sweep_task",
+        "schedule": SLA_SWEEP_INTERVAL_SECONDS,
+        "options": {"expire_seconds": max(1, int(SLA_SWEEP_INTERVAL_SECONDS))},
+    },
+    "incidents-outbox-flush": {
+        "task": "incidents.tasks.outbox_flush_task",
+        "schedule": OUTBOX_FLUSH_INTERVAL_SECONDS,
+        "options": {"expire_seconds": max(1, int(OUTBOX_FLUSH_INTERVAL_SECONDS))},
+    },
 }
+
+# ------------------------------------------------------------------------------------------------
+# SLA engine — incidents/sla.py, notifications.py, webhooks.py; README "SLA engine and webhooks"
+# ------------------------------------------------------------------------------------------------
+# Warning threshold when no SLA policy sets one, as a share of the target (NFPA-style 80%).
+SLA_WARNING_PERCENT_DEFAULT = int(os.environ.get("SLA_WARNING_PERCENT_DEFAULT", "80"))
+# Received → resolved target when no SLA policy sets one; 0 turns the resolve clock off.
+SLA_RESOLVE_MINUTES_DEFAULT = int(os.environ.get("SLA_RESOLVE_MINUTES_DEFAULT", "240"))
+# An assignment not acknowledged by its deadline is cancelled and the next agency of the routing
+# rule (not yet tried on this incident) is dispatched instead.
+SLA_REROUTE_UNACKNOWLEDGED = env_bool("SLA_REROUTE_UNACKNOWLEDGED", False)
+# Incidents looked at per database round trip; a sweep keeps going while its time budget lasts.
+SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "200"))
+SLA_SWEEP_TIME_BUDGET_SECONDS = float(os.environ.get("SLA_SWEEP_TIME_BUDGET_SECONDS", "20"))
+# /health/ is unhealthy when the last completed sweep is older than this many intervals.
+HEALTH_SWEEP_MAX_INTERVALS = float(os.environ.get("HEALTH_SWEEP_MAX_INTERVALS", "3"))
+# Outbound webhooks: per-attempt timeout, attempts before giving up, backoff base and ceiling
+# (attempt n waits base × 2^(n-1) seconds, at most the ceiling: 30 s, 1, 2, 4, 8 min … by default).
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_SECONDS", "30"))
+WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
 
 # ------------------------------------------------------------------------------------------------
 # Domain settings
