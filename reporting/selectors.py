@@ -683,6 +683,20 @@ def sla_summary(user, filters: ReportFilters, *, ref: Reference | None = None) -
     return SlaSummary(available=True, totals=totals, by_agency=by_agency, by_category=by_category)
 
 
+OPEN_INCIDENT_FIELDS = (
+    "reference",
+    "status",
+    "priority",
+    "received_at",
+    "response_due_at",
+    "region_id",
+    "category__code",
+    "category__name_id",
+    "category__name_en",
+    "district__name",
+)
+
+
 @dataclass
 class OpenIncidentRow:
     pk: int
@@ -712,7 +726,11 @@ def slowest_open_incidents(
         first_on_scene_at__isnull=True,
     )
     rows = []
-    for incident in incidents.select_related("category", "district").order_by("received_at", "pk")[:limit]:
+    for incident in (
+        incidents.select_related("category", "district")
+        .only(*OPEN_INCIDENT_FIELDS)
+        .order_by("received_at", "pk")[:limit]
+    ):
         rows.append(
             OpenIncidentRow(
                 pk=incident.pk,
@@ -978,7 +996,11 @@ def full_report(user, filters: ReportFilters) -> Report:
     region_name = report_region_name(filters)
     return Report(
         filters=filters,
-        title=_("Monthly Report of Command Center 112 %(region)s — %(period)s")
+        title=(
+            _("Monthly Report of Command Center 112 %(region)s — %(period)s")
+            if filters.period == "month"
+            else _("Report of Command Center 112 %(region)s — %(period)s")
+        )
         % {"region": region_name, "period": filters.label},
         region_name=region_name,
         generated_at=timezone.now(),

@@ -413,6 +413,10 @@ REPORT_SHIFT_STARTS = sorted({int(hour) % 24 for hour in env_list("REPORT_SHIFT_
 REPORT_EXPORT_SYNC_MAX_ROWS = int(os.environ.get("REPORT_EXPORT_SYNC_MAX_ROWS", "50000"))
 REPORT_EXPORT_DIR = Path(os.environ.get("REPORT_EXPORT_DIR", VAR_DIR / "exports"))
 REPORT_EXPORT_TTL_HOURS = int(os.environ.get("REPORT_EXPORT_TTL_HOURS", "48"))
+CELERY_BEAT_SCHEDULE["reporting-exports-purge"] = {
+    "task": "reporting.tasks.report_exports_purge_task",
+    "schedule": float(os.environ.get("REPORT_EXPORT_PURGE_INTERVAL_SECONDS", "3600")),
+}
 
 # ------------------------------------------------------------------------------------------------
 # Logging

@@ -14,6 +14,7 @@ app_name = "api-v1"
 urlpatterns = [
     path("", include("incidents.api.urls")),
     path("", include("dispatch.api.urls")),
+    path("", include("reporting.api.urls")),
     path("auth/token/", StaffTokenView.as_view(), name="auth-token"),
     path("schema/", SpectacularAPIView.as_view(api_version="1.0.0"), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-v1:schema"), name="swagger-ui"),
