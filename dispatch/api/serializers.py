@@ -13,6 +13,7 @@ from semarang112.api.fields import StrictFieldsMixin, mask_phone
 
 class AgencySerializer(serializers.ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    email = serializers.CharField(read_only=True, help_text="May be empty.")
 
     class Meta:
         model = Agency

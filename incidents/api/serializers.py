@@ -12,7 +12,7 @@ from dispatch.models import Agency
 from incidents.models import Call, Category, Channel, District, Incident, Priority, TimelineEvent, Village
 from incidents.selectors import call_list_for_user, incident_list_for_user
 from incidents.transitions import allowed_next
-from semarang112.api.fields import CoordinateField, StrictFieldsMixin, mask_name, mask_phone
+from semarang112.api.fields import CoordinateField, DateTimeField, StrictFieldsMixin, mask_name, mask_phone
 
 PERSONAL_FIELDS = ("caller_name", "caller_number")
 
@@ -53,7 +53,7 @@ class AgencyRefSerializer(serializers.ModelSerializer):
 
 class CategorySerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Category
@@ -240,7 +240,7 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     longitude = CoordinateField(limit=180, required=False, allow_null=True)
     caller_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     caller_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    received_at = serializers.DateTimeField(required=False, help_text="Default: now (or the call's answer time).")
+    received_at = DateTimeField(required=False, help_text="Default: now (or the call's answer time).")
     call = VisibleCallField(required=False, allow_null=True, help_text="The reporting call, if already recorded.")
 
 
@@ -338,9 +338,9 @@ class CallCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     caller_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
     caller_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    started_at = serializers.DateTimeField(required=False)
-    answered_at = serializers.DateTimeField(required=False, allow_null=True)
-    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+    started_at = DateTimeField(required=False)
+    answered_at = DateTimeField(required=False, allow_null=True)
+    ended_at = DateTimeField(required=False, allow_null=True)
     outcome = serializers.ChoiceField(
         choices=Call.Outcome.choices,
         required=False,

@@ -18,6 +18,7 @@ import logging
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -137,6 +138,7 @@ def _django_problem(status_code: int, code: str, detail: str) -> HttpResponse:
     return HttpResponse(json.dumps(body), status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
 
+@csrf_exempt  # a POST to an unknown URL is a 404, not a CSRF failure page
 def api_page_not_found(request, exception=None) -> HttpResponse:
     return _django_problem(404, "not_found", "No such API endpoint.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 COORDINATE_QUANTUM = Decimal("0.000001")
@@ -24,6 +25,19 @@ class CoordinateField(serializers.DecimalField):
         except InvalidOperation:
             self.fail("invalid")
         return super().validate_precision(value)
+
+
+class DateTimeField(serializers.DateTimeField):
+    """An aware date-time within years 2000–2099: a call or report outside that is a client bug, and
+    the local zone's historic offsets (LMT +07:07:12) would not even render as RFC 3339."""
+
+    default_error_messages = {"out_of_range": _("Must be between the years 2000 and 2099.")}
+
+    def to_internal_value(self, value):
+        result = super().to_internal_value(value)
+        if not 2000 <= result.year <= 2099:
+            self.fail("out_of_range")
+        return result
 
 
 def mask_phone(value: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from .exceptions import ApiError
@@ -28,4 +29,22 @@ class LimitedJSONParser(JSONParser):
                 length = 0
             if length > limit:
                 raise RequestTooLarge()
-        return super().parse(stream, media_type, parser_context)
+        data = super().parse(stream, media_type, parser_context)
+        if not _encodable(data):
+            raise ParseError(_("JSON parse error - the body contains invalid Unicode (a lone surrogate)."))
+        return data
+
+
+def _encodable(value) -> bool:
+    """False if any string holds a lone surrogate ("\\ud835" is valid JSON but not valid UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(key) and _encodable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_encodable(item) for item in value)
+    return True
