@@ -7,7 +7,8 @@ assignments (past or present), live shares — never a Python loop over rows.
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -17,23 +18,67 @@ from dispatch.models import Assignment, IncidentShare
 from .models import Call, Incident, TimelineEvent
 
 
-def _assigned_to(access: Access) -> Q | None:
-    """Incidents that have (or had) an assignment to the principal's agencies or units."""
+def _assignment_conditions(access: Access) -> Q | None:
+    """Assignments (past or present) of the principal's agencies or, for field officers, units."""
     conditions = Q()
     if access.agency_ids:
         conditions |= Q(agency_id__in=access.agency_ids)
     if access.unit_ids:
         conditions |= Q(unit_id__in=access.unit_ids)
-    if not conditions:
-        return None
-    return Q(Exists(Assignment.objects.filter(conditions, incident=OuterRef("pk"))))
+    return conditions or None
 
 
-def _shared_with(access: Access) -> Q | None:
-    if not access.agency_ids:
+def _assigned_flag(conditions: Q) -> Q:
+    """True for incidents with such an assignment, as a per-row subquery for the fetched rows only.
+
+    A scalar ``(SELECT true ... LIMIT 1)``, not ``EXISTS``: PostgreSQL may run an EXISTS as a
+    hashed subplan that first reads every assignment of the agency (hundreds of thousands of rows
+    after a few years) even when the page shows 50 incidents; a scalar subquery is never hashed.
+    """
+    rows = (
+        Assignment.objects.filter(conditions, incident=OuterRef("pk"))
+        .order_by()
+        .annotate(flag=Value(True))
+        .values("flag")
+    )
+    return Q(Coalesce(Subquery(rows[:1], output_field=BooleanField()), Value(False)))
+
+
+def _agency_visibility(access: Access) -> Q | None:
+    """Incidents assigned (now or before) to the principal's agencies or units, or shared live with them.
+
+    One semi-join, ``id IN (SELECT incident_id FROM dispatch_assignment WHERE ...)``, so that the
+    planner can choose with real statistics: for a large agency, walk the newest incidents by
+    ``received_at`` and probe the assignment index until the page is full; for a small one, read
+    its assignments and sort them. An OR of EXISTS clauses (assigned OR shared) cannot become a
+    semi-join; PostgreSQL then hashes all of the agency's assignments on every query, which grows
+    with the history (bench/RESULTS.md, issue #4).
+
+    Live shares are few, so their incident ids are read first (one small query) and folded into
+    the same subquery when the shared incident has an assignment of any agency (then it is one of
+    the subquery's rows); a share of an incident nobody has been dispatched to yet is added with
+    an OR, which only costs the semi-join while such a share is live.
+    """
+    conditions = _assignment_conditions(access)
+    if conditions is None:
         return None
-    live = IncidentShare.objects.active(timezone.now()).filter(agency_id__in=access.agency_ids, incident=OuterRef("pk"))
-    return Q(Exists(live))
+    folded: list[int] = []
+    separate: list[int] = []
+    if access.agency_ids:
+        live = (
+            IncidentShare.objects.active(timezone.now())
+            .filter(agency_id__in=access.agency_ids)
+            .annotate(dispatched=Exists(Assignment.objects.filter(incident_id=OuterRef("incident_id"))))
+            .values_list("incident_id", "dispatched")
+        )
+        for incident_id, dispatched in live:
+            (folded if dispatched else separate).append(incident_id)
+    if folded:
+        conditions |= Q(incident_id__in=sorted(set(folded)))
+    visible = Q(pk__in=Assignment.objects.filter(conditions).values("incident_id"))
+    if separate:
+        visible |= Q(pk__in=sorted(set(separate)))
+    return visible
 
 
 def _visibility(access: Access) -> Q | None:
@@ -43,9 +88,9 @@ def _visibility(access: Access) -> Q | None:
     conditions = []
     if access.is_command_center:
         conditions.append(Q(region_id__in=access.cc_region_ids))
-    for condition in (_assigned_to(access), _shared_with(access)):
-        if condition is not None:
-            conditions.append(condition)
+    agency = _agency_visibility(access)
+    if agency is not None:
+        conditions.append(agency)
     if not conditions:
         return None
     combined = conditions[0]
@@ -57,26 +102,26 @@ def _visibility(access: Access) -> Q | None:
 def incident_list_for_user(user) -> QuerySet[Incident]:
     """Incidents the principal may see, annotated with ``pii_visible`` (may it see caller data).
 
-    ``pii_visible`` is a constant for command center, auditors and superusers, and an EXISTS over
-    the agency's assignments for agency principals (evaluated only for the rows fetched).
+    ``pii_visible`` is a constant for command center, auditors and superusers, and a per-row
+    subquery over the agency's assignments for agency principals (evaluated only for the rows
+    fetched).
     """
     access = access_for(user)
     visible = _visibility(access)
     if visible is None:
         return Incident.objects.none()
     queryset = Incident.objects.filter(visible)
+    assigned = _assignment_conditions(access)
     if access.is_superuser or (access.is_command_center and access.cc_all_regions):
         pii = Value(True, output_field=BooleanField())
     elif access.is_command_center:
         pii = Q(region_id__in=access.cc_region_ids)
-        assigned = _assigned_to(access)
         if assigned is not None:
-            pii |= assigned
+            pii |= _assigned_flag(assigned)
     elif access.reads_everything:
         pii = Value(personal_data_visible(user, Incident(region_id=0)), output_field=BooleanField())
     else:
-        assigned = _assigned_to(access)
-        pii = assigned if assigned is not None else Value(False, output_field=BooleanField())
+        pii = _assigned_flag(assigned) if assigned is not None else Value(False, output_field=BooleanField())
     if isinstance(pii, Q):
         pii = ExpressionWrapper(pii, output_field=BooleanField())
     return queryset.annotate(pii_visible=pii)
