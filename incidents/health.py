@@ -18,7 +18,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .models import SweepHeartbeat
 from .sla import SWEEP_NAME
@@ -73,7 +73,7 @@ def last_sweep_age_seconds() -> float | None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def health(request: HttpRequest) -> JsonResponse:
     database = database_ok()
     broker = broker_ok()

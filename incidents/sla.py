@@ -385,9 +385,14 @@ def _event_record(incident: Incident, threshold: Threshold, now: datetime) -> Sl
         payload=payload,
         at=now,
     )
-    # People are told about breaches, and about warnings while there is still time to act.
+    # People are told about breaches, and about warnings while there is still time to act. A bug
+    # in telling them must not cost the record itself: the notifications get their own savepoint.
     if threshold.level == L.BREACH or threshold.stopped_at is None:
-        notifications.sla_event_notify(event=event)
+        try:
+            with transaction.atomic():
+                notifications.sla_event_notify(event=event)
+        except Exception:
+            logger.exception("notifications of SLA event %s failed; the event is recorded", pk)
     return event
 
 

@@ -232,20 +232,20 @@ def test_recategorising_to_a_shorter_target_is_judged_at_the_next_sweep(seeded, 
 
 
 def test_failure_on_one_incident_rolls_it_back_and_spares_the_others(make_incident, clock, sweep, monkeypatch):
-    # given two incidents due, and recording the first one's notifications blows up (think: the worker
-    # died half-way through that incident)
+    # given two incidents due, and the first one's check dies after its event row was inserted but
+    # before its timeline event (think: the worker was killed half-way through that incident)
     first, second = make_incident(), make_incident()
     clock.at(seconds=50)
-    real_notify = notifications.sla_event_notify
+    real_timeline_event_create = services.timeline_event_create
     calls = {"count": 0}
 
-    def flaky_notify(*, event):
+    def dying_timeline_event_create(**kwargs):
         calls["count"] += 1
-        if event.incident_id == first.pk and calls["count"] == 1:
+        if kwargs["incident"].pk == first.pk and calls["count"] == 1:
             raise RuntimeError("worker died")
-        return real_notify(event=event)
+        return real_timeline_event_create(**kwargs)
 
-    monkeypatch.setattr(notifications, "sla_event_notify", flaky_notify)
+    monkeypatch.setattr(services, "timeline_event_create", dying_timeline_event_create)
 
     result = sweep()
 
@@ -259,6 +259,23 @@ def test_failure_on_one_incident_rolls_it_back_and_spares_the_others(make_incide
     sweep()
     assert events(first) == {("dispatch", "warning")}
     assert first.timeline.filter(kind=K.SLA_WARNING).count() == 1
+
+
+def test_a_failure_to_notify_does_not_cost_the_record(make_incident, cc_people, clock, sweep, monkeypatch, caplog):
+    incident = make_incident()
+    clock.at(seconds=50)
+
+    def broken(*, event):
+        raise RuntimeError("bug in the notification code")
+
+    monkeypatch.setattr(notifications, "sla_event_notify", broken)
+
+    result = sweep()
+
+    assert result.recorded == 1 and result.failed == 0
+    assert events(incident) == {("dispatch", "warning")}
+    assert incident.timeline.filter(kind=K.SLA_WARNING).count() == 1
+    assert "notifications of SLA event" in caplog.text
 
 
 def test_the_sweep_reads_only_due_incidents_whatever_the_history(make_incident, dispatcher, clock, sweep, django_assert_max_num_queries):
