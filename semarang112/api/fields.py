@@ -54,9 +54,9 @@ def mask_name(value: str) -> str:
     return " ".join(f"{word[0]}***" for word in value.split()) if value else value
 
 
+# Refuses unknown keys: a typo or a ``status`` must not be silently ignored. (A comment, not a
+# docstring: the OpenAPI generator would show it as the description of every input schema.)
 class StrictFieldsMixin:
-    """Refuse unknown keys (a typo or a ``status`` must not be silently ignored)."""
-
     unknown_field_message = "Unknown field."
 
     def validate(self, attrs):
