@@ -46,6 +46,7 @@ ASSIGNMENT_ON_SCENE = "assignment.on_scene"
 ASSIGNMENT_COMPLETE = "assignment.complete"
 ASSIGNMENT_DECLINE = "assignment.decline"
 ASSIGNMENT_CANCEL = "assignment.cancel"
+ASSIGNMENT_ASSIGN_RESOURCE = "assignment.assign_resource"  # put a unit or volunteer on it
 UNIT_UPDATE = "unit.update"
 VOLUNTEER_UPDATE = "volunteer.update"
 REPORT_READ = "report.read"
@@ -53,6 +54,8 @@ REPORT_READ = "report.read"
 ASSIGNMENT_STEPS = frozenset(
     {ASSIGNMENT_ACKNOWLEDGE, ASSIGNMENT_EN_ROUTE, ASSIGNMENT_ON_SCENE, ASSIGNMENT_COMPLETE, ASSIGNMENT_DECLINE}
 )
+# Working an assignment: its steps, and (except for field officers) choosing who goes.
+ASSIGNMENT_WORK = ASSIGNMENT_STEPS | {ASSIGNMENT_ASSIGN_RESOURCE}
 
 _CALL_TAKER = frozenset(
     {
@@ -67,7 +70,7 @@ _CALL_TAKER = frozenset(
     }
 )
 _DISPATCHER = _CALL_TAKER | {INCIDENT_DISPATCH, INCIDENT_MERGE, INCIDENT_RESOLVE, INCIDENT_SHARE, ASSIGNMENT_CANCEL}
-_SUPERVISOR = _DISPATCHER | {INCIDENT_CLOSE, INCIDENT_REOPEN, REPORT_READ} | ASSIGNMENT_STEPS  # steps = override
+_SUPERVISOR = _DISPATCHER | {INCIDENT_CLOSE, INCIDENT_REOPEN, REPORT_READ} | ASSIGNMENT_WORK  # steps = override
 
 # Actions on incidents of the principal's region, per command-center role.
 COMMAND_CENTER_ACTIONS: dict[str, frozenset[str]] = {
@@ -77,10 +80,10 @@ COMMAND_CENTER_ACTIONS: dict[str, frozenset[str]] = {
 }
 # Actions on the agency's own assignments (and notes on incidents the agency works on).
 AGENCY_ACTIONS: dict[str, frozenset[str]] = {
-    Role.AGENCY_STAFF: ASSIGNMENT_STEPS | {INCIDENT_NOTE},
-    Role.AGENCY_SUPERVISOR: ASSIGNMENT_STEPS | {INCIDENT_NOTE, UNIT_UPDATE, VOLUNTEER_UPDATE, REPORT_READ},
+    Role.AGENCY_STAFF: ASSIGNMENT_WORK | {INCIDENT_NOTE},
+    Role.AGENCY_SUPERVISOR: ASSIGNMENT_WORK | {INCIDENT_NOTE, UNIT_UPDATE, VOLUNTEER_UPDATE, REPORT_READ},
     Role.FIELD_OFFICER: ASSIGNMENT_STEPS,  # only on assignments of the officer's unit
-    Role.VOLUNTEER_COORDINATOR: ASSIGNMENT_STEPS | {INCIDENT_NOTE, VOLUNTEER_UPDATE},
+    Role.VOLUNTEER_COORDINATOR: ASSIGNMENT_WORK | {INCIDENT_NOTE, VOLUNTEER_UPDATE},
 }
 AGENCY_ROLES = frozenset(AGENCY_ACTIONS)
 
@@ -103,14 +106,14 @@ _CLIENT_CC_SCOPE_ACTIONS = {
     SCOPE_INCIDENTS_CREATE: frozenset({INCIDENT_CREATE, CALL_CREATE}),
     SCOPE_INCIDENTS_READ: frozenset({CALL_READ}),
     SCOPE_INCIDENTS_WRITE: _DISPATCHER - {INCIDENT_SHARE},
-    SCOPE_ASSIGNMENTS_WRITE: ASSIGNMENT_STEPS | {ASSIGNMENT_CANCEL},
+    SCOPE_ASSIGNMENTS_WRITE: ASSIGNMENT_WORK | {ASSIGNMENT_CANCEL},
     SCOPE_REPORTS_READ: frozenset({REPORT_READ}),
 }
 _CLIENT_AGENCY_SCOPE_ACTIONS = {
     SCOPE_INCIDENTS_CREATE: frozenset({INCIDENT_CREATE, CALL_CREATE}),
     SCOPE_INCIDENTS_READ: frozenset(),
     SCOPE_INCIDENTS_WRITE: frozenset({INCIDENT_NOTE}),
-    SCOPE_ASSIGNMENTS_WRITE: ASSIGNMENT_STEPS,
+    SCOPE_ASSIGNMENTS_WRITE: ASSIGNMENT_WORK,
     SCOPE_REPORTS_READ: frozenset({REPORT_READ}),
 }
 
@@ -287,7 +290,7 @@ def allowed_actions(principal, incident=None, assignment=None) -> set[str]:
         actions = set(_client_actions(access))
         if access.client_agency_id is not None:
             if assignment is not None and assignment.agency_id != access.client_agency_id:
-                actions -= ASSIGNMENT_STEPS
+                actions -= ASSIGNMENT_WORK
         return actions
     if access.is_superuser:
         return set(COMMAND_CENTER_ACTIONS[Role.SUPERVISOR]) | {UNIT_UPDATE, VOLUNTEER_UPDATE}
@@ -302,7 +305,7 @@ def allowed_actions(principal, incident=None, assignment=None) -> set[str]:
     elif incident is None:
         for roles in access.agency_roles.values():
             for role in roles:
-                actions |= AGENCY_ACTIONS[role] - ASSIGNMENT_STEPS
+                actions |= AGENCY_ACTIONS[role] - ASSIGNMENT_WORK
     else:
         shared_level = _share_level(access, incident)
         assigned_agencies = _assigned_agencies(access, incident)
@@ -315,7 +318,7 @@ def allowed_actions(principal, incident=None, assignment=None) -> set[str]:
         if any(Role.AGENCY_SUPERVISOR in access.agency_roles.get(pk, ()) for pk in assigned_agencies):
             actions.add(INCIDENT_SHARE)
     if incident is not None and assignment is None:
-        actions -= ASSIGNMENT_STEPS  # steps are always checked against a concrete assignment
+        actions -= ASSIGNMENT_WORK  # steps are always checked against a concrete assignment
     return actions
 
 
@@ -361,7 +364,9 @@ def _assigned_agencies(access: Access, incident) -> set[int]:
     if not access.agency_ids:
         return set()
     return set(
-        Assignment.objects.filter(incident=incident, agency_id__in=access.agency_ids).values_list("agency_id", flat=True)
+        Assignment.objects.filter(incident=incident, agency_id__in=access.agency_ids).values_list(
+            "agency_id", flat=True
+        )
     )
 
 

@@ -23,7 +23,7 @@ from incidents.services import Actor, _lock_incident, _set_status, as_actor, tim
 from incidents.transitions import check_transition
 from semarang112.exceptions import ApplicationError, Conflict
 
-from .models import AccessEvent, Agency, Assignment, IncidentShare, Membership, RoutingRule
+from .models import AccessEvent, Agency, Assignment, FieldUnit, IncidentShare, Membership, RoutingRule, Volunteer
 from .transitions import check_assignment_transition
 
 A = Assignment.Status
@@ -185,6 +185,8 @@ def _step(
     stamp = _STEP_TIMESTAMP[target]
     setattr(assignment, stamp, at)
     assignment.save(update_fields=["status", stamp, *extra_fields])
+    if target not in Assignment.ACTIVE_STATUSES:
+        _release_unit(assignment.unit_id)
     timeline_event_create(
         incident=incident,
         kind=K.ASSIGNMENT_STATUS,
@@ -210,7 +212,70 @@ def _return_to_dispatch_if_uncovered(incident: Incident, *, actor: Actor, at: da
 
 
 @transaction.atomic
-def assignment_acknowledge(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+def assignment_assign_resource(
+    *,
+    assignment: Assignment,
+    actor: Actor | AbstractBaseUser | None,
+    unit: FieldUnit | None = None,
+    volunteer: Volunteer | None = None,
+) -> Assignment:
+    """Put a unit and/or a volunteer of the assignment's own agency on a live assignment.
+
+    The unit is marked assigned; it is released when its last live assignment ends.
+    """
+    actor = as_actor(actor)
+    incident, assignment = _lock_assignment(assignment)
+    if assignment.status not in Assignment.ACTIVE_STATUSES:
+        raise Conflict(_("This assignment is no longer active."), code="assignment_not_active")
+    if unit is not None and unit.agency_id != assignment.agency_id:
+        raise ApplicationError(
+            _("The unit belongs to another agency."), code="unit_other_agency", extra={"field": "unit"}
+        )
+    if unit is not None and unit.status == FieldUnit.Status.OFF_DUTY:
+        raise Conflict(_("The unit is off duty."), code="unit_off_duty", extra={"field": "unit"})
+    if volunteer is not None and volunteer.community_id != assignment.agency_id:
+        raise ApplicationError(
+            _("The volunteer belongs to another community."),
+            code="volunteer_other_agency",
+            extra={"field": "volunteer"},
+        )
+    changes: dict[str, list] = {}
+    previous_unit_id = assignment.unit_id
+    if unit is not None and assignment.unit_id != unit.pk:
+        changes["unit"] = [assignment.unit_id, unit.pk]
+        assignment.unit = unit
+    if volunteer is not None and assignment.volunteer_id != volunteer.pk:
+        changes["volunteer"] = [assignment.volunteer_id, volunteer.pk]
+        assignment.volunteer = volunteer
+    if not changes:
+        return assignment
+    assignment.save(update_fields=list(changes))
+    if "unit" in changes:
+        FieldUnit.objects.filter(pk=unit.pk).update(status=FieldUnit.Status.ASSIGNED)
+        _release_unit(previous_unit_id)
+    timeline_event_create(
+        incident=incident,
+        kind=K.UPDATED,
+        actor=actor,
+        assignment=assignment,
+        payload={"agency": assignment.agency.code, "changes": changes},
+    )
+    return assignment
+
+
+def _release_unit(unit_id: int | None) -> None:
+    """Mark a unit available again once no live assignment holds it (off-duty units stay off)."""
+    if unit_id is None:
+        return
+    if Assignment.objects.filter(unit_id=unit_id, status__in=Assignment.ACTIVE_STATUSES).exists():
+        return
+    FieldUnit.objects.filter(pk=unit_id, status=FieldUnit.Status.ASSIGNED).update(status=FieldUnit.Status.AVAILABLE)
+
+
+@transaction.atomic
+def assignment_acknowledge(
+    *, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = ""
+) -> Assignment:
     actor = as_actor(actor)
     incident, assignment = _lock_assignment(assignment)
     now = timezone.now()
@@ -223,13 +288,17 @@ def assignment_acknowledge(*, assignment: Assignment, actor: Actor | AbstractBas
 
 
 @transaction.atomic
-def assignment_en_route(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+def assignment_en_route(
+    *, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = ""
+) -> Assignment:
     incident, assignment = _lock_assignment(assignment)
     return _step(incident, assignment, A.EN_ROUTE, actor=as_actor(actor), note=note)
 
 
 @transaction.atomic
-def assignment_on_scene(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+def assignment_on_scene(
+    *, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = ""
+) -> Assignment:
     """First arrival sets the incident's on-scene milestone (the response time) and status."""
     actor = as_actor(actor)
     incident, assignment = _lock_assignment(assignment)
@@ -245,7 +314,9 @@ def assignment_on_scene(*, assignment: Assignment, actor: Actor | AbstractBaseUs
 
 
 @transaction.atomic
-def assignment_complete(*, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = "") -> Assignment:
+def assignment_complete(
+    *, assignment: Assignment, actor: Actor | AbstractBaseUser | None, note: str = ""
+) -> Assignment:
     incident, assignment = _lock_assignment(assignment)
     return _step(incident, assignment, A.COMPLETED, actor=as_actor(actor), note=note)
 
@@ -362,7 +433,9 @@ def membership_sync_groups(*, user) -> None:
         user.groups.remove(*(current - wanted))
 
 
-def membership_record_change(*, actor: Actor | AbstractBaseUser | None, membership: Membership, kind: str, before: dict | None = None) -> AccessEvent:
+def membership_record_change(
+    *, actor: Actor | AbstractBaseUser | None, membership: Membership, kind: str, before: dict | None = None
+) -> AccessEvent:
     """Record who changed which membership and how; keeps the user's agency groups in step."""
     actor = as_actor(actor)
     membership_sync_groups(user=membership.user)
@@ -420,29 +493,49 @@ def incident_share(
     if not agency.is_active:
         raise ApplicationError(_("This agency is not active."), code="agency_inactive", extra={"field": "agency"})
     if agency.kind == Agency.Kind.COMMAND_CENTER:
-        raise ApplicationError(_("The command center already sees its incidents."), code="share_to_command_center", extra={"field": "agency"})
+        raise ApplicationError(
+            _("The command center already sees its incidents."),
+            code="share_to_command_center",
+            extra={"field": "agency"},
+        )
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
-        raise ApplicationError(_("The expiry must be in the future."), code="share_expiry_past", extra={"field": "expires_at"})
+        raise ApplicationError(
+            _("The expiry must be in the future."), code="share_expiry_past", extra={"field": "expires_at"}
+        )
     incident = _lock_incident(incident)
     if incident.status in Incident.FINAL_STATUSES:
         raise Conflict(_("A closed incident cannot be shared."), code="incident_final")
-    previous = IncidentShare.objects.select_for_update().filter(incident=incident, agency=agency, revoked_at__isnull=True).first()
+    previous = (
+        IncidentShare.objects.select_for_update()
+        .filter(incident=incident, agency=agency, revoked_at__isnull=True)
+        .first()
+    )
     if previous is not None:
         previous.revoked_at = now
         previous.revoked_by = actor.user_or_none
         previous.save(update_fields=["revoked_at", "revoked_by"])
         _ungrant(previous)
     share = IncidentShare.objects.create(
-        incident=incident, agency=agency, level=level, granted_by=actor.user_or_none, granted_at=now,
-        expires_at=expires_at, note=note,
+        incident=incident,
+        agency=agency,
+        level=level,
+        granted_by=actor.user_or_none,
+        granted_at=now,
+        expires_at=expires_at,
+        note=note,
     )
     _grant(share)
     payload = {"agency": agency.code, "level": level, "expires_at": expires_at.isoformat() if expires_at else None}
     timeline_event_create(incident=incident, kind=K.SHARED, actor=actor, note=note, payload=payload, at=now)
     AccessEvent.objects.create(
-        actor=actor.user_or_none, actor_label=actor.label if actor.user_or_none is None else "",
-        kind=AccessEvent.Kind.SHARE_GRANTED, agency=agency, incident=incident, detail=payload, created_at=now,
+        actor=actor.user_or_none,
+        actor_label=actor.label if actor.user_or_none is None else "",
+        kind=AccessEvent.Kind.SHARE_GRANTED,
+        agency=agency,
+        incident=incident,
+        detail=payload,
+        created_at=now,
     )
     return share
 
@@ -465,9 +558,13 @@ def incident_share_revoke(
     payload = {"agency": share.agency.code, "level": share.level, "expired": expired}
     timeline_event_create(incident=incident, kind=K.SHARE_REVOKED, actor=actor, note=note, payload=payload, at=now)
     AccessEvent.objects.create(
-        actor=actor.user_or_none, actor_label=actor.label if actor.user_or_none is None else "",
+        actor=actor.user_or_none,
+        actor_label=actor.label if actor.user_or_none is None else "",
         kind=AccessEvent.Kind.SHARE_EXPIRED if expired else AccessEvent.Kind.SHARE_REVOKED,
-        agency=share.agency, incident=incident, detail=payload, created_at=now,
+        agency=share.agency,
+        incident=incident,
+        detail=payload,
+        created_at=now,
     )
     return share
 

@@ -25,11 +25,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from incidents.models import Incident, TimelineEvent
+from incidents.models import Incident
 from incidents.selectors import assignment_list_for_user, incident_get_for_user, incident_list_for_user
-from incidents.services import as_actor, timeline_event_create
 from semarang112.console.clocks import acknowledge_clock, current_clock
-from semarang112.exceptions import ApplicationError, Conflict
+from semarang112.exceptions import ApplicationError
 
 from . import access as acl
 from . import services
@@ -322,47 +321,6 @@ def assignment_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
 
 
 @transaction.atomic
-def _assignment_assign_resource(
-    *, assignment: Assignment, unit: FieldUnit | None, volunteer: Volunteer | None, actor
-) -> Assignment:
-    """Put a unit and/or a volunteer of the assignment's own agency on it, with a timeline event.
-
-    Stand-in for a ``dispatch.services.assignment_assign_resource`` (not there yet): same
-    conventions — incident then assignment locked, update_fields, timeline event in the transaction.
-    """
-    actor = as_actor(actor)
-    incident, assignment = services._lock_assignment(assignment)
-    if assignment.status not in Assignment.ACTIVE_STATUSES:
-        raise Conflict(_("This assignment is no longer active."), code="assignment_not_active")
-    if unit is not None and unit.agency_id != assignment.agency_id:
-        raise ApplicationError(
-            _("The unit belongs to another agency."), code="unit_other_agency", extra={"field": "unit"}
-        )
-    if volunteer is not None and volunteer.community_id != assignment.agency_id:
-        raise ApplicationError(
-            _("The volunteer belongs to another community."),
-            code="volunteer_other_agency",
-            extra={"field": "volunteer"},
-        )
-    changes = {}
-    if unit is not None and assignment.unit_id != unit.pk:
-        changes["unit"] = [assignment.unit_id, unit.pk]
-        assignment.unit = unit
-    if volunteer is not None and assignment.volunteer_id != volunteer.pk:
-        changes["volunteer"] = [assignment.volunteer_id, volunteer.pk]
-        assignment.volunteer = volunteer
-    if changes:
-        assignment.save(update_fields=list(changes))
-        timeline_event_create(
-            incident=incident,
-            kind=TimelineEvent.Kind.UPDATED,
-            actor=actor,
-            assignment=assignment,
-            payload={"agency": assignment.agency.code, "changes": changes},
-        )
-    return assignment
-
-
 @login_required
 @require_POST
 def assignment_assign(request: HttpRequest, pk: int) -> HttpResponse:
@@ -375,9 +333,8 @@ def assignment_assign(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, error)
         return back
     try:
-        # Putting people on the job is part of working the assignment: the same right as its steps.
-        require(request.user, acl.ASSIGNMENT_ACKNOWLEDGE, assignment=assignment)
-        _assignment_assign_resource(
+        require(request.user, acl.ASSIGNMENT_ASSIGN_RESOURCE, assignment=assignment)
+        services.assignment_assign_resource(
             assignment=assignment,
             unit=form.cleaned_data["unit"],
             volunteer=form.cleaned_data["volunteer"],
