@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import django_filters as filters
-from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -37,25 +34,42 @@ class CodeChoiceFilter(filters.ModelChoiceFilter):
 
 
 class SlaState:
-    """On-scene target state. Provisional definition until the SLA issue lands:
+    """State of an incident's own SLA clocks (incidents.sla): dispatch, on scene, resolve.
 
-    * breached: not on scene and past ``response_due_at`` (while open), or arrived after it;
-    * at risk:  open, not on scene, due within SLA_AT_RISK_MINUTES;
+    Each clock stores its warning threshold and deadline when it starts (``*_warn_at``,
+    ``*_due_at``) and stops at its milestone; an incident that is no longer open stops them all.
+
+    * breached: a clock stopped after its deadline, or is still running past it;
+    * at risk:  not breached, and a running clock is past its warning threshold;
     * on time:  everything else.
+
+    Computed in SQL as one CASE, so it filters at any size without loading rows.
     """
 
     ON_TIME = "on_time"
     AT_RISK = "at_risk"
     BREACHED = "breached"
     CHOICES = [(ON_TIME, _("On time")), (AT_RISK, _("At risk")), (BREACHED, _("Breached"))]
+    CLOCKS = (
+        ("first_dispatched_at", "dispatch_warn_at", "dispatch_due_at"),
+        ("first_on_scene_at", "response_warn_at", "response_due_at"),
+        ("resolved_at", "resolve_warn_at", "resolve_due_at"),
+    )
 
-    @staticmethod
-    def conditions(now) -> dict[str, Q]:
-        waiting = Q(first_on_scene_at__isnull=True, status__in=Incident.OPEN_STATUSES)
-        breached = Q(waiting, response_due_at__lt=now) | Q(first_on_scene_at__gt=F("response_due_at"))
-        soon = now + timedelta(minutes=getattr(settings, "SLA_AT_RISK_MINUTES", 3))
-        at_risk = Q(waiting, response_due_at__gte=now, response_due_at__lt=soon)
-        return {SlaState.BREACHED: breached, SlaState.AT_RISK: at_risk, SlaState.ON_TIME: ~breached & ~at_risk}
+    @classmethod
+    def expression(cls, now) -> Case:
+        open_ = Q(status__in=Incident.OPEN_STATUSES)
+        breached, at_risk = Q(), Q()
+        for stop, warn, due in cls.CLOCKS:
+            running = Q(**{f"{stop}__isnull": True}) & open_
+            breached |= (running & Q(**{f"{due}__lt": now})) | Q(**{f"{stop}__gt": F(due)})
+            at_risk |= running & Q(**{f"{warn}__lte": now})
+        return Case(
+            When(breached, then=Value(cls.BREACHED)),
+            When(at_risk, then=Value(cls.AT_RISK)),
+            default=Value(cls.ON_TIME),
+            output_field=CharField(),
+        )
 
 
 class IncidentFilter(filters.FilterSet):
@@ -77,7 +91,11 @@ class IncidentFilter(filters.FilterSet):
     received_at = filters.IsoDateTimeFromToRangeFilter(
         help_text="received_at_after / received_at_before (ISO 8601, inclusive)."
     )
-    sla = filters.ChoiceFilter(choices=SlaState.CHOICES, method="filter_sla", help_text="On-scene target state.")
+    sla = filters.ChoiceFilter(
+        choices=SlaState.CHOICES,
+        method="filter_sla",
+        help_text="SLA state of the dispatch, on-scene and resolve clocks.",
+    )
     has_coordinates = filters.BooleanFilter(method="filter_has_coordinates")
     q = filters.CharFilter(
         method="filter_search", max_length=200, help_text="Text in the reference, address or description."
@@ -96,7 +114,9 @@ class IncidentFilter(filters.FilterSet):
         return queryset.filter(Exists(Assignment.objects.filter(incident=OuterRef("pk"), agency=value)))
 
     def filter_sla(self, queryset, name, value):
-        return queryset.filter(SlaState.conditions(timezone.now())[value]) if value else queryset
+        if not value:
+            return queryset
+        return queryset.alias(sla_state=SlaState.expression(timezone.now())).filter(sla_state=value)
 
     def filter_has_coordinates(self, queryset, name, value):
         if value is None:

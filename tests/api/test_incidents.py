@@ -390,15 +390,20 @@ def test_received_range_filter(staff, dispatcher, make_incident):
 
 
 def test_sla_filter(staff, dispatcher, make_incident, seeded):
-    now = timezone.now()
-    breached = make_incident(received_at=now - timedelta(minutes=30))
-    at_risk = make_incident(received_at=now - timedelta(minutes=8))
-    on_time = make_incident()
+    # "other": dispatch within 5 min (warning at 80 %: 4 min), on scene within 10 min.
+    other, now = seeded.category("other"), timezone.now()
+    breached = make_incident(category=other, received_at=now - timedelta(minutes=30))
+    at_risk = make_incident(category=other, received_at=now - timedelta(minutes=4, seconds=30))
+    on_time = make_incident(category=other)
+    dispatched_in_time = make_incident(category=other, received_at=now - timedelta(minutes=4, seconds=30))
+    dispatch_services.incident_dispatch(
+        incident=dispatched_in_time, agencies=[seeded.agency("dinsos")], actor=dispatcher
+    )
     client = staff(dispatcher)
 
     assert ids(client.get(URL, {"sla": "breached"})) == {breached.pk}
     assert ids(client.get(URL, {"sla": "at_risk"})) == {at_risk.pk}
-    assert ids(client.get(URL, {"sla": "on_time"})) == {on_time.pk}
+    assert ids(client.get(URL, {"sla": "on_time"})) == {on_time.pk, dispatched_in_time.pk}
 
 
 @pytest.mark.parametrize(
