@@ -185,3 +185,33 @@ def test_a_server_error_under_the_api_is_a_problem_500(rf):
 
     assert response.status_code == 500
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_lone_surrogate_in_the_body_is_400(operator_api):
+    payload = '{"category": "fire", "description": "api \\ud835 besar"}'
+
+    body = problem(operator_api.post(URL, payload, content_type="application/json"), 400, "parse_error")
+
+    assert "Unicode" in body["detail"]
+
+
+@pytest.mark.parametrize("received_at", ["1900-01-01T00:00:00+07:00", "2150-01-01T00:00:00+07:00", "yesterday"])
+def test_an_absurd_received_time_is_400(operator_api, received_at):
+    body = problem(operator_api.post(URL, valid(received_at=received_at), format="json"), 400, "invalid")
+
+    assert list(body["errors"]) == ["received_at"]
+
+
+def test_a_received_time_in_the_future_is_400_from_the_service(operator_api):
+    problem(
+        operator_api.post(URL, valid(received_at="2099-01-01T00:00:00+07:00"), format="json"), 400, "received_in_future"
+    )
+
+
+def test_nested_errors_are_flattened_with_a_path():
+    from semarang112.api.exception_handlers import _flatten
+
+    assert _flatten({"agencies": [{}, ["Unknown."]], "note": ["Too long."]}) == {
+        "agencies.1": ["Unknown."],
+        "note": ["Too long."],
+    }
