@@ -232,3 +232,19 @@ def test_reference_detail(staff, operator, seeded):
     data = staff(operator).get(f"/api/v1/categories/{category.pk}/").json()
 
     assert data["code"] == "flood" and data["parent"] == "natural-disaster"
+
+
+@pytest.mark.parametrize("page_size", [10, 100])
+def test_unit_and_volunteer_lists_query_counts_are_constant(
+    staff, operator, seeded, page_size, django_assert_max_num_queries
+):
+    for index in range(page_size):
+        FieldUnitFactory(agency=seeded.agency("damkar"), home_district=seeded.district("Tugu"))
+        volunteer = Volunteer.objects.create(community=seeded.agency("pmi"), name=f"Relawan {index}")
+        volunteer.districts.add(seeded.district("Tugu"), seeded.district("Genuk"))
+    client = staff(operator)
+
+    for url in ("/api/v1/units/", "/api/v1/volunteers/"):
+        with django_assert_max_num_queries(6):
+            response = client.get(url, {"page_size": page_size})
+        assert len(response.json()["results"]) == page_size
