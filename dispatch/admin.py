@@ -183,7 +183,7 @@ class VolunteerAdmin(AgencyScopedAdminMixin, admin.ModelAdmin):
 @admin.action(description=_("Withdraw selected assignments (command center re-routing)"))
 def cancel_assignments(modeladmin, request, queryset):
     done = 0
-    for assignment in queryset.only("pk"):
+    for assignment in queryset.select_related(None).only("pk"):
         try:
             services.assignment_cancel(
                 assignment=assignment, actor=request.user, reason=gettext("Withdrawn in the admin.")

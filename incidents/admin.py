@@ -117,6 +117,15 @@ class CallerNumberAdmin(admin.ModelAdmin):
         obj.pk = record.pk
 
 
+def _search_with_normalized_number(parent, request, queryset, search_term):
+    """Numbers are stored as +62…; also find them when typed as 0812-… or 62812…."""
+    results, may_have_duplicates = parent.get_search_results(request, queryset, search_term)
+    number = services.normalize_caller_number(search_term)
+    if number and number != search_term.strip():
+        results |= queryset.filter(caller_number=number)
+    return results, may_have_duplicates
+
+
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["started_at", "channel", "caller_number", "outcome", "incident", "operator"]
@@ -124,6 +133,9 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["caller_number", "incident__reference"]
     list_select_related = ["incident", "operator"]
     date_hierarchy = "started_at"
+
+    def get_search_results(self, request, queryset, search_term):
+        return _search_with_normalized_number(super(), request, queryset, search_term)
 
 
 class TimelineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -140,7 +152,7 @@ class TimelineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 def _run_action(modeladmin, request, queryset, service, action: str, success: str, **kwargs):
     done = 0
-    for incident in queryset.only("pk", "reference", "region_id"):
+    for incident in queryset.select_related(None).only("pk", "reference", "region_id"):
         try:
             require(request.user, action, incident=incident)
             service(incident=incident, actor=request.user, **kwargs)
@@ -320,7 +332,13 @@ class IncidentAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
 
     def save_related(self, request, form, formsets, change):
-        pass  # the only inline is the read-only timeline
+        # The only inline is the read-only timeline: nothing to save, but the admin's change
+        # message reads these lists.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def get_search_results(self, request, queryset, search_term):
+        return _search_with_normalized_number(super(), request, queryset, search_term)
 
 
 @admin.register(TimelineEvent)

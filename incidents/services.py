@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,11 +21,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from semarang112.exceptions import ApplicationError, Conflict
+from semarang112.exceptions import ApplicationError, Conflict, InvalidTransition
 
 from . import sla
-from .models import Call, CallerNumber, Category, Channel, District, Incident, Region, TimelineEvent, Village
-from .transitions import check_transition
+from .models import Call, CallerNumber, Category, Channel, District, Incident, Priority, Region, TimelineEvent, Village
+from .transitions import allowed_next, check_transition
 
 S = Incident.Status
 K = TimelineEvent.Kind
@@ -133,7 +134,7 @@ def reference_next(*, region: Region, when: datetime) -> str:
     One atomic upsert, so concurrent creators never get the same number; the counter only
     moves forward. A number is visible only if the transaction that took it commits.
     """
-    day = timezone.localtime(when).date()
+    day = timezone.localtime(when, ZoneInfo(settings.TIME_ZONE)).date()  # the center's day, not the user's
     table = "incidents_referencecounter"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -465,16 +466,20 @@ def incident_update(
         raise Conflict(_("A closed incident cannot be edited."), code="incident_final")
     if "caller_number" in data:
         data = {**data, "caller_number": normalize_caller_number(data["caller_number"] or "")}
+    if data.get("village") is not None and "district" not in data:
+        data = {**data, "district": data["village"].district}  # a village implies its district
+    if "priority" in data and data["priority"] not in Priority.values:
+        raise ApplicationError(_("Priority must be 1 to 4."), code="invalid_priority", extra={"field": "priority"})
+    if "description" in data and not (data["description"] or "").strip():
+        raise ApplicationError(_("A description is required."), code="description_required", extra={"field": "description"})
     merged = {field: data.get(field, getattr(incident, field)) for field in EDITABLE_FIELDS}
-    district = validate_place(
+    validate_place(
         region=incident.region,
         district=merged["district"],
         village=merged["village"],
         latitude=merged["latitude"],
         longitude=merged["longitude"],
     )
-    if "village" in data and "district" not in data and district is not None:
-        data = {**data, "district": district}
     changes: dict[str, list[Any]] = {}
     for field, value in data.items():
         old = getattr(incident, field)
@@ -568,16 +573,35 @@ def _set_status(
     return incident
 
 
+def _require_from(incident: Incident, sources: tuple[str, ...], target: str) -> None:
+    """Some targets are reachable from several states but each service owns only some of those
+    paths (verify ≠ reopen ≠ return-to-dispatch): refuse the others with the usual 409."""
+    if incident.status not in sources:
+        raise InvalidTransition(
+            _("Cannot change status from %(current)s to %(target)s.") % {"current": incident.status, "target": target},
+            extra={"current": incident.status, "target": target, "allowed": allowed_next(incident.status)},
+        )
+
+
 @transaction.atomic
 def incident_verify(*, incident: Incident, actor: Actor | AbstractBaseUser | None, note: str = "") -> Incident:
+    """A call-taker confirms a received report is real."""
     incident = _lock_incident(incident)
+    _require_from(incident, (S.RECEIVED,), S.VERIFIED)
     return _set_status(incident, S.VERIFIED, actor=as_actor(actor), note=note, milestone="verified_at")
 
 
 @transaction.atomic
 def incident_resolve(*, incident: Incident, actor: Actor | AbstractBaseUser | None, note: str = "") -> Incident:
+    """The situation is handled: agencies still on scene are completed, the others withdrawn, so
+    nobody can "arrive" at a resolved incident."""
+    from dispatch.services import assignments_cancel_active
+
+    actor = as_actor(actor)
     incident = _lock_incident(incident)
-    return _set_status(incident, S.RESOLVED, actor=as_actor(actor), note=note, milestone="resolved_at")
+    check_transition(incident.status, S.RESOLVED)
+    assignments_cancel_active(incident=incident, actor=actor, reason=note or _("Incident resolved"))
+    return _set_status(incident, S.RESOLVED, actor=actor, note=note, milestone="resolved_at")
 
 
 @transaction.atomic
@@ -597,6 +621,7 @@ def incident_reopen(*, incident: Incident, actor: Actor | AbstractBaseUser | Non
     if not note or not note.strip():
         raise ApplicationError(_("Give a reason for reopening."), code="reason_required", extra={"field": "note"})
     incident = _lock_incident(incident)
+    _require_from(incident, (S.RESOLVED, S.CLOSED), S.VERIFIED)
     incident.resolved_at = None
     incident.closed_at = None
     return _set_status(
