@@ -111,14 +111,24 @@ class FieldUnitFactory(factory.django.DjangoModelFactory):
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
-    """A user's role in an agency; by default a new user as agency staff of a new agency."""
+    """A user's role in an agency; by default a new user as agency staff of a new agency.
+
+    Like the admin (``membership_record_change``), it puts the user in the agency's group, which
+    per-incident shares are granted to. ``MembershipFactory(sync_groups=False)`` skips that.
+    """
 
     class Meta:
         model = Membership
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     agency = factory.SubFactory(AgencyFactory)
     role = Role.AGENCY_STAFF
+
+    @factory.post_generation
+    def sync_groups(obj, create, extracted, **kwargs):
+        if create and extracted is not False:
+            dispatch_services.membership_sync_groups(user=obj.user)
 
 
 class RoutingRuleFactory(factory.django.DjangoModelFactory):

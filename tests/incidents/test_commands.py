@@ -109,3 +109,14 @@ def test_seed_semarang_updates_in_place_without_touching_local_choices():
     # then seeded targets are restored but fields the seed does not own are kept
     assert Category.objects.get(code="fire").sla_response_minutes == 10
     assert Category.objects.get(code="animal").is_active is False
+
+
+def test_the_seeded_fixture_holds_exactly_what_the_command_writes(seeded):
+    # the fixture may replay a snapshot of the seed; running the real command over it changes nothing
+    before = _counts()
+
+    call_command("seed_semarang", stdout=StringIO())
+
+    assert _counts() == before
+    assert seeded.counts["districts"] == 16
+    assert seeded.category("flood").parent == seeded.category("natural-disaster")

@@ -1,0 +1,141 @@
+"""Incident reference numbers: SMG-YYMMDD-NNNN, local (WIB) date, daily sequence per region prefix."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import transaction
+
+from incidents import services
+from incidents.models import Incident, ReferenceCounter
+from tests.factories import RegionFactory, create_incident
+
+WIB = ZoneInfo("Asia/Jakarta")
+REFERENCE = re.compile(r"^SMG-\d{6}-\d{4}$")
+
+
+@pytest.fixture
+def at(time_machine):
+    """``at(datetime)``: stop the clock there (incident_create refuses received times in the future)."""
+
+    def move(moment: datetime) -> datetime:
+        time_machine.move_to(moment, tick=False)
+        return moment
+
+    return move
+
+
+def test_reference_format_and_first_number_of_the_day(make_incident, at):
+    at(datetime(2025, 3, 10, 9, 0, tzinfo=WIB))
+
+    incident = make_incident()
+
+    assert REFERENCE.match(incident.reference), incident.reference
+    assert incident.reference == "SMG-250310-0001"
+
+
+def test_reference_uses_the_local_jakarta_date(make_incident, at):
+    # given it is already 26 March in Semarang (01:30 WIB) but still 25 March in UTC
+    received = at(datetime(2025, 3, 25, 18, 30, tzinfo=UTC))
+
+    incident = make_incident(received_at=received)
+
+    assert incident.reference == "SMG-250326-0001"
+
+
+def test_reference_date_is_the_received_date_not_the_entry_date(make_incident, at):
+    # given a walk-in report entered at 00:10 WIB about something received at 23:55 the day before
+    at(datetime(2025, 3, 26, 0, 10, tzinfo=WIB))
+
+    incident = make_incident(received_at=datetime(2025, 3, 25, 23, 55, tzinfo=WIB))
+
+    assert incident.reference == "SMG-250325-0001"
+
+
+def test_sequence_counts_up_within_a_day_and_restarts_the_next_day(make_incident, at):
+    at(datetime(2025, 3, 10, 23, 58, tzinfo=WIB))
+    same_day = [make_incident().reference for _ in range(3)]
+
+    at(datetime(2025, 3, 11, 0, 1, tzinfo=WIB))
+    next_day = make_incident().reference
+
+    assert same_day == ["SMG-250310-0001", "SMG-250310-0002", "SMG-250310-0003"]
+    assert next_day == "SMG-250311-0001"
+    assert ReferenceCounter.objects.get(prefix="SMG", day="2025-03-10").last_value == 3
+
+
+def test_sequence_is_per_region_prefix(make_incident, at, operator):
+    at(datetime(2025, 3, 10, 9, 0, tzinfo=WIB))
+    kendal = RegionFactory(code="3324", name="Kabupaten Kendal", reference_prefix="KDL")
+
+    semarang = [make_incident().reference for _ in range(2)]
+    other = create_incident(actor=operator, region=kendal).reference
+
+    assert semarang == ["SMG-250310-0001", "SMG-250310-0002"]
+    assert other == "KDL-250310-0001"
+
+
+def test_a_rolled_back_creation_leaves_no_duplicate_number(make_incident, at):
+    # the counter moves with the transaction that took the number: a gap or a reuse of the
+    # rolled-back number are both fine, a duplicate is not
+    at(datetime(2025, 3, 10, 9, 0, tzinfo=WIB))
+    first = make_incident().reference
+    try:
+        with transaction.atomic():
+            make_incident()
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+
+    later = make_incident().reference
+
+    assert first == "SMG-250310-0001"
+    assert later in ("SMG-250310-0002", "SMG-250310-0003")
+    assert Incident.objects.filter(reference=later).count() == 1
+
+
+def test_reference_next_directly(region):
+    when = datetime(2030, 12, 31, 23, 59, tzinfo=WIB)
+
+    numbers = [services.reference_next(region=region, when=when) for _ in range(2)]
+
+    assert numbers == ["SMG-301231-0001", "SMG-301231-0002"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_references_are_unique_under_concurrent_creation(seeded, operator, run_in_threads):
+    # given 8 operators creating 10 incidents each at the same moment
+    category = seeded.category("fire")
+    threads, per_thread = 8, 10
+
+    def create_many():
+        return [
+            services.incident_create(actor=operator, category=category, description="Kebakaran.").reference
+            for _ in range(per_thread)
+        ]
+
+    results = run_in_threads(*[create_many for _ in range(threads)])
+
+    # then every incident got its own number and the sequence has no duplicates
+    errors = [exc for _refs, exc in results if exc is not None]
+    assert errors == []
+    references = [ref for refs, _exc in results for ref in refs]
+    assert len(references) == len(set(references)) == threads * per_thread
+    assert Incident.objects.count() == threads * per_thread
+    # (all created the same local day unless the test straddles midnight WIB)
+    days = {ref.split("-")[1] for ref in references}
+    if len(days) == 1:
+        assert sorted(int(ref.rsplit("-", 1)[1]) for ref in references) == list(range(1, threads * per_thread + 1))
+
+
+def test_counter_survives_ten_thousand(region):
+    # the sequence is zero-padded to 4 digits and keeps counting beyond 9999 (no wrap-around)
+    day = datetime(2025, 3, 10, 12, 0, tzinfo=WIB)
+    ReferenceCounter.objects.create(prefix="SMG", day=day.date(), last_value=9999)
+
+    assert services.reference_next(region=region, when=day) == "SMG-250310-10000"
+    assert services.reference_next(region=region, when=day + timedelta(days=1)) == "SMG-250311-0001"
