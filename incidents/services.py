@@ -670,6 +670,7 @@ def incident_merge(
     _end_incident(
         incident, S.MERGED, actor=actor, note=note, payload={"into": into.reference}, extra_fields=("duplicate_of",)
     )
+    timeline_event_create(incident=incident, kind=K.MERGED_INTO, actor=actor, note=note, payload={"into": into.reference})
     timeline_event_create(
         incident=into, kind=K.DUPLICATE_MERGED, actor=actor, note=note, payload={"duplicate": incident.reference}
     )
