@@ -107,3 +107,14 @@ class VolunteerSerializer(serializers.ModelSerializer):
 
 class VolunteerAvailabilityInputSerializer(StrictFieldsMixin, serializers.Serializer):
     is_available = serializers.BooleanField()
+
+
+class AssignResourceInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    unit = serializers.PrimaryKeyRelatedField(queryset=FieldUnit.objects.all(), required=False, allow_null=True)
+    volunteer = serializers.PrimaryKeyRelatedField(queryset=Volunteer.objects.all(), required=False, allow_null=True)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if not attrs.get("unit") and not attrs.get("volunteer"):
+            raise serializers.ValidationError({"unit": ["Give a unit, a volunteer, or both."]})
+        return attrs

@@ -178,6 +178,25 @@ class AssignmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
 
     @extend_schema(
+        summary="Put a unit or volunteer on the assignment",
+        description="**Permissions:** `assignment.assign_resource` — the assignment's own agency (staff, "
+        "supervisors, volunteer coordinators; not field officers), command-center supervisors. The unit or "
+        "volunteer must belong to that agency; the unit is marked assigned until its last live assignment ends.",
+        request=s.AssignResourceInputSerializer,
+        responses={200: s.AssignmentSerializer},
+        examples=[OpenApiExample("Engine 2", value={"unit": 12}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"], url_path="assign-resource")
+    def assign_resource(self, request, pk=None):
+        return self._step(
+            access.ASSIGNMENT_ASSIGN_RESOURCE,
+            s.AssignResourceInputSerializer,
+            lambda a, actor, data: dispatch_services.assignment_assign_resource(
+                assignment=a, actor=actor, unit=data.get("unit"), volunteer=data.get("volunteer")
+            ),
+        )
+
+    @extend_schema(
         summary="Withdraw an agency (re-routing)",
         description="**Permissions:** `assignment.cancel` — dispatchers and supervisors of the command center; "
         "clients without an agency with `assignments:write`.",

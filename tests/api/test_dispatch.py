@@ -81,7 +81,8 @@ def test_the_command_center_operator_cannot_acknowledge_for_the_agency(staff, op
 
 
 @pytest.mark.parametrize(
-    "method, suffix", [("get", "")] + [("post", f"{step}/") for step, *_ in STEPS] + [("post", "cancel/")]
+    "method, suffix",
+    [("get", "")] + [("post", f"{step}/") for step, *_ in STEPS] + [("post", "cancel/"), ("post", "assign-resource/")],
 )
 def test_another_agency_gets_404_on_every_assignment_endpoint(staff, other_agency_user, assignment, method, suffix):
     problem(
@@ -248,3 +249,27 @@ def test_unit_and_volunteer_lists_query_counts_are_constant(
         with django_assert_max_num_queries(6):
             response = client.get(url, {"page_size": page_size})
         assert len(response.json()["results"]) == page_size
+
+
+def test_the_agency_puts_its_unit_on_the_assignment(staff, agency_user, assignment, unit):
+    response = staff(agency_user).post(f"{detail(assignment)}assign-resource/", {"unit": unit.pk}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["unit"]["code"] == "DMK-01"
+    assert FieldUnit.objects.get(pk=unit.pk).status == "assigned"
+
+
+def test_a_unit_of_another_agency_is_400_naming_the_field(staff, agency_user, assignment, seeded):
+    foreign = FieldUnitFactory(agency=seeded.agency("bpbd"))
+
+    body = problem(
+        staff(agency_user).post(f"{detail(assignment)}assign-resource/", {"unit": foreign.pk}, format="json"),
+        400,
+        "unit_other_agency",
+    )
+
+    assert list(body["errors"]) == ["unit"]
+
+
+def test_assign_resource_needs_a_unit_or_a_volunteer(staff, agency_user, assignment):
+    problem(staff(agency_user).post(f"{detail(assignment)}assign-resource/", {}, format="json"), 400, "invalid")
