@@ -15,6 +15,8 @@ each (event, recipient) exist once); emails are sent after commit by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -32,64 +34,113 @@ from .models import Incident, Notification, SlaEvent, SlaLevel, SlaTarget
 # ------------------------------------------------------------------------------------------------
 # Recipients
 # ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """One membership that may have to be told about an incident's SLA events."""
+
+    user_id: int
+    email: str
+    agency_id: int
+    command_center: bool
+    role: str
+
+
+def candidates_for(*, incident: Incident, agency_ids: Iterable[int]) -> list[Candidate]:
+    """Everyone who may be told about ``incident`` (one query): the dispatchers and supervisors of
+    the command centers of its region, and the supervisors of ``agency_ids``."""
+    who = Q(agency__kind=Agency.Kind.COMMAND_CENTER, role__in=[Role.DISPATCHER, Role.SUPERVISOR]) & (
+        Q(agency__region_id=incident.region_id) | Q(agency__region__isnull=True)
+    )
+    agency_ids = list(agency_ids)
+    if agency_ids:
+        who |= Q(agency_id__in=agency_ids, role=Role.AGENCY_SUPERVISOR)
+    rows = (
+        Membership.objects.filter(who, is_active=True, agency__is_active=True, user__is_active=True)
+        .values_list("user_id", "user__email", "agency_id", "agency__kind", "role")
+        .order_by("user_id", "agency_id")
+    )
+    return [
+        Candidate(user_id, email or "", agency_id, kind == Agency.Kind.COMMAND_CENTER, role)
+        for user_id, email, agency_id, kind, role in rows
+    ]
+
+
+def recipients_among(candidates: Iterable[Candidate], *, level: str, agency_ids: Iterable[int]) -> dict[int, str]:
+    """{user id: email} of those to tell about one event: the rule of this module's docstring."""
+    agency_ids = set(agency_ids)
+    command_center_roles = {Role.DISPATCHER} | ({Role.SUPERVISOR} if level == SlaLevel.BREACH else set())
+    chosen: dict[int, str] = {}
+    for candidate in candidates:
+        if candidate.command_center and candidate.role in command_center_roles:
+            chosen[candidate.user_id] = candidate.email
+        elif candidate.role == Role.AGENCY_SUPERVISOR and candidate.agency_id in agency_ids:
+            chosen[candidate.user_id] = candidate.email
+    return chosen
+
+
+def _agencies_concerned(event: SlaEvent, assignments: Iterable[Assignment]) -> list[int]:
+    """The assignment's agency for the acknowledge clock, else every agency still on the incident."""
+    if event.assignment_id is not None:
+        return [event.assignment.agency_id]
+    return sorted({a.agency_id for a in assignments if a.status in Assignment.ACTIVE_STATUSES})
+
+
 def sla_recipients(*, incident: Incident, level: str, assignment: Assignment | None = None) -> QuerySet:
     """Users to tell about a warning or breach of ``incident`` (or of one of its assignments)."""
     if assignment is not None:
         agency_ids = [assignment.agency_id]
     else:
-        agency_ids = list(
-            Assignment.objects.filter(incident_id=incident.pk, status__in=Assignment.ACTIVE_STATUSES)
-            .values_list("agency_id", flat=True)
-            .distinct()
-        )
-    command_center_roles = [Role.DISPATCHER]
-    if level == SlaLevel.BREACH:
-        command_center_roles.append(Role.SUPERVISOR)
-    who = Q(agency__kind=Agency.Kind.COMMAND_CENTER, role__in=command_center_roles) & (
-        Q(agency__region_id=incident.region_id) | Q(agency__region__isnull=True)
-    )
-    if agency_ids:
-        who |= Q(agency_id__in=agency_ids, role=Role.AGENCY_SUPERVISOR)
-    memberships = Membership.objects.filter(who, is_active=True, agency__is_active=True)
-    return get_user_model().objects.filter(is_active=True, pk__in=memberships.values("user_id")).order_by("pk")
+        active = Assignment.objects.filter(incident_id=incident.pk, status__in=Assignment.ACTIVE_STATUSES)
+        agency_ids = sorted(set(active.values_list("agency_id", flat=True)))
+    chosen = recipients_among(candidates_for(incident=incident, agency_ids=agency_ids), level=level, agency_ids=agency_ids)
+    return get_user_model().objects.filter(pk__in=chosen).order_by("pk")
 
 
 # ------------------------------------------------------------------------------------------------
 # Writes
 # ------------------------------------------------------------------------------------------------
-def sla_event_notify(*, event: SlaEvent) -> list[Notification]:
-    """Notify the recipients of a just-recorded SLA event. Call inside the transaction that recorded it.
-
-    Emails are queued after commit; ``outbox_flush`` re-queues any whose message was lost.
-    """
+def sla_events_notify(*, incident: Incident, events: list[SlaEvent], assignments: Iterable[Assignment]) -> list[Notification]:
+    """Notify the recipients of SLA events just recorded for one incident. Call inside the
+    transaction that recorded them: one query for the people, one insert for the notifications;
+    emails are queued after commit (``outbox_flush`` re-queues any whose message was lost)."""
     from .sla import sla_event_describe
     from .tasks import notification_email_task
 
-    incident = event.incident
-    agency = event.assignment.agency if event.assignment is not None else None
-    message = f"{incident.reference}: " + sla_event_describe(
-        target=event.target, level=event.level, due_at=event.due_at, agency=agency
-    )
-    kind = Notification.Kind.SLA_WARNING if event.level == SlaLevel.WARNING else Notification.Kind.SLA_BREACH
-    users = list(sla_recipients(incident=incident, level=event.level, assignment=event.assignment).only("pk", "email"))
-    notifications = Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient=user,
-                incident=incident,
-                sla_event=event,
-                kind=kind,
-                message=message,
-                email_to=user.email or "",
-                created_at=event.recorded_at,
+    if not events:
+        return []
+    assignments = list(assignments)
+    concerned = {event.pk: _agencies_concerned(event, assignments) for event in events}
+    candidates = candidates_for(incident=incident, agency_ids={pk for ids in concerned.values() for pk in ids})
+    rows = []
+    for event in events:
+        agency = event.assignment.agency if event.assignment_id is not None else None
+        message = f"{incident.reference}: " + sla_event_describe(
+            target=event.target, level=event.level, due_at=event.due_at, agency=agency
+        )
+        kind = Notification.Kind.SLA_WARNING if event.level == SlaLevel.WARNING else Notification.Kind.SLA_BREACH
+        for user_id, email in recipients_among(candidates, level=event.level, agency_ids=concerned[event.pk]).items():
+            rows.append(
+                Notification(
+                    recipient_id=user_id,
+                    incident=incident,
+                    sla_event=event,
+                    kind=kind,
+                    message=message,
+                    email_to=email,
+                    created_at=event.recorded_at,
+                )
             )
-            for user in users
-        ]
-    )
+    notifications = Notification.objects.bulk_create(rows)
     for notification in notifications:
         if notification.email_to:
             transaction.on_commit(lambda pk=notification.pk: notification_email_task.delay(pk))
     return notifications
+
+
+def sla_event_notify(*, event: SlaEvent) -> list[Notification]:
+    """Notify the recipients of one just-recorded SLA event (see ``sla_events_notify``)."""
+    assignments = Assignment.objects.filter(incident_id=event.incident_id)
+    return sla_events_notify(incident=event.incident, events=[event], assignments=assignments)
 
 
 @transaction.atomic

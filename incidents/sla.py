@@ -61,6 +61,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import webhooks
 from .models import Category, Incident, SlaEvent, SlaLevel, SlaPolicy, SlaTarget, SweepHeartbeat, TimelineEvent
 
 logger = logging.getLogger(__name__)
@@ -271,11 +272,7 @@ def _incident_ended_at(incident: Incident) -> datetime | None:
 def _assignments(incident: Incident) -> list:
     from dispatch.models import Assignment
 
-    return list(
-        Assignment.objects.filter(incident_id=incident.pk, acknowledge_due_at__isnull=False)
-        .select_related("agency")
-        .order_by("pk")
-    )
+    return list(Assignment.objects.filter(incident_id=incident.pk).select_related("agency").order_by("pk"))
 
 
 def thresholds_of(incident: Incident, assignments: Iterable, book: PolicyBook) -> list[Threshold]:
@@ -293,6 +290,8 @@ def thresholds_of(incident: Incident, assignments: Iterable, book: PolicyBook) -
             if at is not None:
                 thresholds.append(Threshold(target, level, at, stops[target]))
     for assignment in assignments:
+        if assignment.acknowledge_due_at is None:
+            continue
         stopped_at = _earliest(assignment.acknowledged_at, assignment.declined_at, assignment.cancelled_at)
         # The deadline was fixed at dispatch; the warning share is the policy's (see the README).
         percent = book.targets(
@@ -350,8 +349,7 @@ def sla_event_describe(*, target: str, level: str, due_at: datetime, agency=None
 
 
 def _event_record(incident: Incident, threshold: Threshold, now: datetime) -> SlaEvent | None:
-    """Record one threshold: the event, its timeline event and notifications, or nothing if taken."""
-    from . import notifications
+    """Record one threshold: the event and its timeline event, or nothing if it is already taken."""
     from .services import Actor, timeline_event_create
 
     pk = _event_insert(incident_id=incident.pk, threshold=threshold, recorded_at=now)
@@ -385,15 +383,21 @@ def _event_record(incident: Incident, threshold: Threshold, now: datetime) -> Sl
         payload=payload,
         at=now,
     )
-    # People are told about breaches, and about warnings while there is still time to act. A bug
-    # in telling them must not cost the record itself: the notifications get their own savepoint.
-    if threshold.level == L.BREACH or threshold.stopped_at is None:
-        try:
-            with transaction.atomic():
-                notifications.sla_event_notify(event=event)
-        except Exception:
-            logger.exception("notifications of SLA event %s failed; the event is recorded", pk)
     return event
+
+
+def _notify(incident: Incident, events: list[SlaEvent], assignments: list) -> None:
+    """Tell people about the events just recorded, in one savepoint: a bug in telling them must not
+    cost the record itself."""
+    from . import notifications
+
+    if not events:
+        return
+    try:
+        with transaction.atomic():
+            notifications.sla_events_notify(incident=incident, events=events, assignments=assignments)
+    except Exception:
+        logger.exception("notifications of SLA events %s failed; the events are recorded", [e.pk for e in events])
 
 
 def _reroute(incident: Incident, assignment) -> None:
@@ -444,7 +448,7 @@ def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: P
     """
     now = now or timezone.now()
     book = book or PolicyBook()
-    with transaction.atomic():
+    with webhooks.subscriptions_cached(), transaction.atomic():
         incident = (
             Incident.objects.select_for_update(of=("self",))
             .select_related("category")
@@ -453,14 +457,15 @@ def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: P
         )
         if incident is None or incident.sla_next_check_at is None or incident.sla_next_check_at > now:
             return []
-        thresholds = thresholds_of(incident, _assignments(incident), book)
+        assignments = _assignments(incident)
+        thresholds = thresholds_of(incident, assignments, book)
         passed = [threshold for threshold in thresholds if threshold.passed(now)]
         recorded: set[tuple[str, str, int | None]] = set()
         if passed:
             recorded = set(
                 SlaEvent.objects.filter(incident_id=incident.pk).values_list("target", "level", "assignment_id")
             )
-        events, stale = [], []
+        events, to_notify, stale = [], [], []
         for threshold in passed:
             if threshold.key in recorded:
                 continue
@@ -468,8 +473,12 @@ def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: P
             if event is None:
                 continue
             events.append(event)
+            # People are told about breaches, and about warnings while there is still time to act.
+            if threshold.level == L.BREACH or threshold.stopped_at is None:
+                to_notify.append(event)
             if threshold.target == T.ACKNOWLEDGE and threshold.level == L.BREACH and threshold.stopped_at is None:
                 stale.append(threshold.assignment)
+        _notify(incident, to_notify, assignments)
         if stale and settings.SLA_REROUTE_UNACKNOWLEDGED:
             for assignment in stale:
                 _reroute(incident, assignment)
@@ -516,6 +525,20 @@ def sla_sweep(*, now: datetime | None = None, batch: int | None = None, time_bud
     budget = settings.SLA_SWEEP_TIME_BUDGET_SECONDS if time_budget is None else time_budget
     book = PolicyBook()
     result = SweepResult()
+    with webhooks.subscriptions_cached():
+        _sweep_batches(now=now, batch=batch, budget=budget, clock=clock, book=book, result=result)
+    result.duration_ms = int((time.monotonic() - clock) * 1000)
+    heartbeat_record(
+        name=SWEEP_NAME,
+        started_at=started_at,
+        duration_ms=result.duration_ms,
+        incidents_checked=result.checked,
+        events_recorded=result.recorded,
+    )
+    return result
+
+
+def _sweep_batches(*, now: datetime, batch: int, budget: float, clock: float, book: PolicyBook, result: SweepResult) -> None:
     after: tuple[datetime, int] | None = None
     while True:
         queryset = Incident.objects.filter(sla_next_check_at__lte=now)
@@ -541,15 +564,6 @@ def sla_sweep(*, now: datetime | None = None, batch: int | None = None, time_bud
             result.complete = False
             logger.warning("SLA sweep stopped at its time budget with incidents still due; the next run continues")
             break
-    result.duration_ms = int((time.monotonic() - clock) * 1000)
-    heartbeat_record(
-        name=SWEEP_NAME,
-        started_at=started_at,
-        duration_ms=result.duration_ms,
-        incidents_checked=result.checked,
-        events_recorded=result.recorded,
-    )
-    return result
 
 
 def heartbeat_record(*, name: str, started_at: datetime, duration_ms: int, incidents_checked: int, events_recorded: int) -> None:

@@ -42,11 +42,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from .models import (
@@ -126,7 +128,7 @@ def timeline_event_saved(sender, instance: TimelineEvent, created: bool, raw: bo
     """post_save receiver of TimelineEvent: write the webhook outbox rows for this change.
 
     A failure here is logged and must never undo the emergency work that wrote the timeline event,
-    so the fan-out runs in its own savepoint.
+    so the fan-out runs in its own savepoint (only when some subscription wants the event).
     """
     if not created or raw:
         return
@@ -134,10 +136,40 @@ def timeline_event_saved(sender, instance: TimelineEvent, created: bool, raw: bo
     if event_type is None:
         return
     try:
+        if not any(event_type in (s.event_types or []) for s in active_subscriptions()):
+            return
         with transaction.atomic():
             deliveries_create(event=instance, event_type=event_type)
     except Exception:
         logger.exception("webhook fan-out of timeline event %s (%s) failed", instance.pk, event_type)
+
+
+_scoped_subscriptions: ContextVar[list[list[WebhookSubscription]] | None] = ContextVar(
+    "webhook_subscriptions", default=None
+)
+
+
+@contextmanager
+def subscriptions_cached():
+    """Within the block, the active subscriptions are read once (a sweep writes many events)."""
+    if _scoped_subscriptions.get() is not None:
+        yield
+        return
+    token = _scoped_subscriptions.set([])
+    try:
+        yield
+    finally:
+        _scoped_subscriptions.reset(token)
+
+
+def active_subscriptions() -> list[WebhookSubscription]:
+    scoped = _scoped_subscriptions.get()
+    if scoped:
+        return scoped[0]
+    subscriptions = list(WebhookSubscription.objects.filter(is_active=True).order_by("pk"))
+    if scoped is not None:
+        scoped.append(subscriptions)
+    return subscriptions
 
 
 def subscriptions_for(*, incident: Incident, event_type: str) -> list[WebhookSubscription]:
@@ -146,10 +178,9 @@ def subscriptions_for(*, incident: Incident, event_type: str) -> list[WebhookSub
 
     subscriptions = [
         subscription
-        for subscription in WebhookSubscription.objects.filter(is_active=True).filter(
-            Q(region__isnull=True) | Q(region_id=incident.region_id)
-        )
+        for subscription in active_subscriptions()
         if event_type in (subscription.event_types or [])
+        and (subscription.region_id is None or subscription.region_id == incident.region_id)
     ]
     if not any(subscription.agency_id for subscription in subscriptions):
         return subscriptions

@@ -265,10 +265,10 @@ def test_a_failure_to_notify_does_not_cost_the_record(make_incident, cc_people, 
     incident = make_incident()
     clock.at(seconds=50)
 
-    def broken(*, event):
+    def broken(**kwargs):
         raise RuntimeError("bug in the notification code")
 
-    monkeypatch.setattr(notifications, "sla_event_notify", broken)
+    monkeypatch.setattr(notifications, "sla_events_notify", broken)
 
     result = sweep()
 
@@ -398,3 +398,17 @@ def test_policy_warning_percent_applies_to_the_acknowledge_clock(seeded, make_in
     clock.at(seconds=60)
     sweep()
     assert SlaEvent.objects.filter(target="acknowledge", level="warning").exists()
+
+
+def test_one_incident_costs_a_bounded_number_of_queries(make_incident, cc_people, clock, django_assert_max_num_queries):
+    # given an incident with its dispatch warning and deadline passed, and a webhook subscription
+    from incidents.models import WebhookSubscription
+
+    WebhookSubscription.objects.create(name="cc", url="http://127.0.0.1:9/", event_types=["sla.breach"])
+    incident = make_incident()
+    clock.at(minutes=1)
+
+    # then checking it is a handful of round trips, and each further event adds two (event, timeline)
+    with django_assert_max_num_queries(19):
+        events = sla.incident_sla_check(incident_id=incident.pk)
+    assert len(events) == 2

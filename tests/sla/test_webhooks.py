@@ -81,6 +81,7 @@ def test_the_timeline_drives_the_event_types(seeded, make_incident, dispatcher, 
         E.ASSIGNMENT_CHANGED,  # damkar acknowledged
         E.SLA_WARNING,  # on scene at 8 minutes
         E.SLA_BREACH,  # on scene at 10 minutes
+        E.ASSIGNMENT_CHANGED,  # damkar withdrawn by the resolution
         E.INCIDENT_RESOLVED,
     ]
     breach = WebhookDelivery.objects.get(subscription=subscription, event_type=E.SLA_BREACH)
