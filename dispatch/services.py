@@ -263,6 +263,29 @@ def assignment_assign_resource(
     return assignment
 
 
+@transaction.atomic
+def unit_set_status(*, unit: FieldUnit, status: str, actor: Actor | AbstractBaseUser | None) -> FieldUnit:
+    """Available / assigned / off duty, as the unit's own agency reports it."""
+    if status not in FieldUnit.Status.values:
+        raise ApplicationError(_("Unknown unit status."), code="invalid_unit_status", extra={"field": "status"})
+    unit = FieldUnit.objects.select_for_update().get(pk=unit.pk)
+    if unit.status != status:
+        unit.status = status
+        unit.save(update_fields=["status"])
+    return unit
+
+
+@transaction.atomic
+def volunteer_set_availability(
+    *, volunteer: Volunteer, is_available: bool, actor: Actor | AbstractBaseUser | None
+) -> Volunteer:
+    volunteer = Volunteer.objects.select_for_update().get(pk=volunteer.pk)
+    if volunteer.is_available != is_available:
+        volunteer.is_available = is_available
+        volunteer.save(update_fields=["is_available"])
+    return volunteer
+
+
 def _release_unit(unit_id: int | None) -> None:
     """Mark a unit available again once no live assignment holds it (off-duty units stay off)."""
     if unit_id is None:

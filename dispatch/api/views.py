@@ -24,7 +24,6 @@ from semarang112.api.authentication import actor_for
 from semarang112.api.views import parse_input
 
 from . import serializers as s
-from . import services as api_services
 
 READ_ANY = "**Permissions:** any authenticated principal."
 ID_REGEX = r"[0-9]{1,18}"
@@ -237,7 +236,7 @@ class UnitViewSet(viewsets.ReadOnlyModelViewSet):
         unit = self.get_object()
         require_any_agency(request.user, [unit.agency_id], access.UNIT_UPDATE)
         data = parse_input(s.UnitStatusInputSerializer, request)
-        api_services.unit_set_status(unit=unit, status=data["status"], actor=actor_for(request))
+        dispatch_services.unit_set_status(unit=unit, status=data["status"], actor=actor_for(request))
         return Response(s.UnitSerializer(self.get_object(), context={"request": request}).data)
 
 
@@ -263,7 +262,7 @@ class VolunteerViewSet(viewsets.ReadOnlyModelViewSet):
         volunteer = self.get_object()
         require_any_agency(request.user, [volunteer.community_id], access.VOLUNTEER_UPDATE)
         data = parse_input(s.VolunteerAvailabilityInputSerializer, request)
-        api_services.volunteer_set_availability(
+        dispatch_services.volunteer_set_availability(
             volunteer=volunteer, is_available=data["is_available"], actor=actor_for(request)
         )
         return Response(s.VolunteerSerializer(self.get_object(), context={"request": request}).data)
