@@ -93,3 +93,116 @@ class ReportExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset}.{self.format} ({self.get_status_display()})"
+
+
+# ------------------------------------------------------------------------------------------------
+# Reporting tables: narrow, derived copies the figures read instead of the wide operational tables.
+#
+# One row per incident, assignment and call, holding exactly the values the figures aggregate
+# (local day/hour/weekday, intervals in seconds, "met its stored deadline" flags), computed by
+# ``reporting.rollups`` with the same database expressions the raw figures use. The raw path
+# (``REPORT_USE_ROLLUPS=False``) stays available and the tests prove both give the same figures.
+# Kept current by a periodic Celery task that refreshes what changed (every state change writes a
+# timeline event, which is how changes are found). No foreign-key constraints: these are derived
+# data, rebuilt from the source at any time (``manage.py report_rollups_rebuild``).
+# ------------------------------------------------------------------------------------------------
+_DERIVED = {"on_delete": models.DO_NOTHING, "db_constraint": False, "related_name": "+"}
+
+
+class IncidentFact(models.Model):
+    """One incident as the reports see it. Its primary key is the incident's id."""
+
+    incident = models.OneToOneField("incidents.Incident", primary_key=True, **_DERIVED)
+    region = models.ForeignKey("incidents.Region", **_DERIVED)
+    district = models.ForeignKey("incidents.District", null=True, **_DERIVED)
+    category = models.ForeignKey("incidents.Category", **_DERIVED)
+    channel = models.CharField(max_length=20)
+    priority = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=20)
+    day = models.DateField(help_text="Local date received.")
+    hour = models.PositiveSmallIntegerField(help_text="Local hour received, 0–23.")
+    response_s = models.FloatField(null=True)
+    dispatch_s = models.FloatField(null=True)
+    acknowledge_s = models.FloatField(null=True)
+    response_in_category = models.BooleanField(null=True)
+    dispatch_in_category = models.BooleanField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["region", "day"], name="incident_fact_region_day_idx"),
+            models.Index(fields=["day"], name="incident_fact_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"incident {self.incident_id} ({self.day})"
+
+
+class AssignmentFact(models.Model):
+    """One assignment, with its incident's dimensions (for filtering) and its own intervals."""
+
+    assignment = models.OneToOneField("dispatch.Assignment", primary_key=True, **_DERIVED)
+    incident = models.ForeignKey("incidents.Incident", **_DERIVED)
+    agency = models.ForeignKey("dispatch.Agency", **_DERIVED)
+    unit = models.ForeignKey("dispatch.FieldUnit", null=True, **_DERIVED)
+    # The incident's dimensions, so the filters apply without going back to the incidents.
+    region = models.ForeignKey("incidents.Region", **_DERIVED)
+    district = models.ForeignKey("incidents.District", null=True, **_DERIVED)
+    category = models.ForeignKey("incidents.Category", **_DERIVED)
+    channel = models.CharField(max_length=20)
+    day = models.DateField(help_text="Local date the incident was received.")
+    first_of_agency = models.BooleanField(
+        help_text="The agency's first assignment on the incident (counts cases once)."
+    )
+    response_s = models.FloatField(null=True)
+    dispatch_s = models.FloatField(null=True)
+    acknowledge_s = models.FloatField(null=True)
+    response_in_category = models.BooleanField(null=True)
+    dispatch_in_category = models.BooleanField(null=True)
+    acknowledge_in_category = models.BooleanField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["agency", "day"], name="assignment_fact_agency_day_idx"),
+            models.Index(fields=["unit", "day"], name="assignment_fact_unit_day_idx", condition=Q(unit__isnull=False)),
+            models.Index(fields=["region", "day"], name="assignment_fact_region_day_idx"),
+            models.Index(fields=["day"], name="assignment_fact_day_idx"),
+            models.Index(fields=["incident"], name="assignment_fact_incident_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.assignment_id} ({self.day})"
+
+
+class CallFact(models.Model):
+    """One call: local day and hour, outcome, answer time and (emergency calls) answer-to-dispatch."""
+
+    call = models.OneToOneField("incidents.Call", primary_key=True, **_DERIVED)
+    region = models.ForeignKey("incidents.Region", **_DERIVED)
+    channel = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=20)
+    day = models.DateField(help_text="Local date the call started.")
+    hour = models.PositiveSmallIntegerField(help_text="Local hour the call started, 0–23.")
+    answer_s = models.FloatField(null=True)
+    processing_s = models.FloatField(null=True, help_text="Answered emergency call → first dispatch of its incident.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["region", "day"], name="call_fact_region_day_idx"),
+            models.Index(fields=["day"], name="call_fact_day_idx"),
+            models.Index(fields=["outcome"], name="call_fact_pending_idx", condition=Q(outcome="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"call {self.call_id} ({self.day})"
+
+
+class RollupState(models.Model):
+    """Where the refresh task got to (one row): the last timeline event and call it has read."""
+
+    last_timeline_id = models.BigIntegerField(default=0)
+    last_call_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True)
+    rebuilt_at = models.DateTimeField(null=True, help_text="Last full rebuild; the tables are used once set.")
+
+    def __str__(self) -> str:
+        return f"rollups refreshed {self.refreshed_at}"

@@ -28,26 +28,28 @@ Definitions (stated here because the numbers are defended in reviews):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
+from django.db.models.functions import ExtractHour, TruncDate
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from dispatch.models import Agency, Assignment
+from dispatch.access import access_for
+from dispatch.models import Agency, Assignment, IncidentShare
 from incidents.models import Call, Category, Channel, District, Incident, Priority, Region
 from incidents.selectors import call_list_for_user, incident_list_for_user
 
-from .db import Percentiles, Seconds
-from .filters import ReportFilters
-from .models import CalendarMarker
+from .db import AnyOf, Percentiles, Seconds
+from .filters import ReportFilters, report_timezone
+from .models import AssignmentFact, CalendarMarker, CallFact, IncidentFact, RollupState
 
 FRACTIONS = (0.5, 0.9, 0.95)
 WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)  # ISO: Monday = 1
@@ -108,14 +110,245 @@ def report_incidents(user, filters: ReportFilters) -> QuerySet[Incident]:
     return _dimension_filters(queryset, filters)
 
 
-def _incident_ids(user, filters: ReportFilters) -> QuerySet:
-    # A bare id subquery: no annotations, so the database can turn it into a semi-join.
-    return report_incidents(user, filters).values("pk")
-
-
 def report_calls(user, filters: ReportFilters) -> QuerySet[Call]:
     """Calls the user may see, started in the period, in the filtered region and channel."""
     queryset = call_list_for_user(user).filter(started_at__gte=filters.start, started_at__lt=filters.end)
+    return _call_dimensions(queryset, filters)
+
+
+def call_filters_ignored(filters: ReportFilters) -> list[str]:
+    """Filters that call figures cannot follow (shown next to them)."""
+    return [name for name in ("district", "category", "agency") if getattr(filters, name) is not None]
+
+
+# ------------------------------------------------------------------------------------------------
+# Where figures are read from: the operational tables ("raw") or the reporting tables ("rollups")
+#
+# Both sources expose the same expressions under the same names, so every figure below is written
+# once. The rollup tables hold values computed with these very expressions (``reporting.rollups``);
+# visibility is the permission selector's own rule (``incidents.selectors``) applied to
+# ``IncidentFact``, whose primary key is the incident id, so the same principals see the same rows.
+# ------------------------------------------------------------------------------------------------
+class RawSource:
+    """The operational tables, through the permission selectors themselves."""
+
+    name = "raw"
+
+    def __init__(self, tz):
+        self.tz = tz
+        self.response = Seconds(F("first_on_scene_at"), F("received_at"))
+        self.dispatch = Seconds(F("first_dispatched_at"), F("received_at"))
+        self.acknowledge = Seconds(F("first_acknowledged_at"), F("first_dispatched_at"))
+        self.response_in_category = Q(first_on_scene_at__lte=F("response_due_at"))
+        self.dispatch_in_category = Q(first_dispatched_at__lte=F("dispatch_due_at"))
+        self.day = TruncDate("received_at", tzinfo=tz)
+        self.hour = ExtractHour("received_at", tzinfo=tz)
+        # Assignments: the agency's own intervals.
+        self.a_cases = Count("incident_id", distinct=True)
+        self.a_response = Seconds(F("on_scene_at"), F("incident__received_at"))
+        self.a_dispatch = Seconds(F("requested_at"), F("incident__received_at"))
+        self.a_acknowledge = Seconds(F("acknowledged_at"), F("requested_at"))
+        self.a_response_in_category = Q(on_scene_at__lte=F("incident__response_due_at"))
+        self.a_dispatch_in_category = Q(requested_at__lte=F("incident__dispatch_due_at"))
+        self.a_acknowledge_in_category = Q(acknowledged_at__lte=F("acknowledge_due_at"))
+        # Calls.
+        self.c_answer = Seconds(F("answered_at"), F("started_at"))
+        self.c_answered = Q(answered_at__isnull=False)
+        self.c_processed = Q(
+            outcome=Call.Outcome.EMERGENCY, answered_at__isnull=False, incident__first_dispatched_at__isnull=False
+        )
+        self.c_processing = Seconds(F("incident__first_dispatched_at"), F("answered_at"))
+        self.c_day = TruncDate("started_at", tzinfo=tz)
+        self.c_hour = ExtractHour("started_at", tzinfo=tz)
+
+    def _bounds(self, start_date: date, end_date: date) -> tuple[datetime, datetime]:
+        start = datetime.combine(start_date, datetime.min.time(), tzinfo=self.tz)
+        return start, datetime.combine(end_date + timedelta(days=1), datetime.min.time(), tzinfo=self.tz)
+
+    def in_period(self, start_date: date, end_date: date) -> Q:
+        start, end = self._bounds(start_date, end_date)
+        return Q(received_at__gte=start, received_at__lt=end)
+
+    def call_in_period(self, start_date: date, end_date: date) -> Q:
+        start, end = self._bounds(start_date, end_date)
+        return Q(started_at__gte=start, started_at__lt=end)
+
+    def incidents(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+        """Visible incidents received in any of the periods and matching every other filter."""
+        return _dimension_filters(incident_list_for_user(user), filters).filter(_any(self.in_period, periods))
+
+    def calls(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+        return _call_dimensions(call_list_for_user(user), filters).filter(_any(self.call_in_period, periods))
+
+    def assignments(self, user, filters: ReportFilters, incidents: QuerySet) -> QuerySet:
+        """Assignments of the given (visible, filtered) incidents; only the agency's own with an agency filter."""
+        assignments = Assignment.objects.filter(incident_id__in=incidents.values("pk"))
+        if filters.agency is not None:
+            assignments = assignments.filter(agency_id=filters.agency.pk)
+        return assignments
+
+
+class RollupSource(RawSource):
+    """The reporting tables (``IncidentFact``, ``AssignmentFact``, ``CallFact``).
+
+    Visibility is the rule of ``incidents.selectors`` (command center regions, the agency's or
+    unit's assignments, live shares) restated on the facts so the database can use their indexes;
+    ``tests/reporting/test_rollups.py`` checks it selects exactly what ``incident_list_for_user``
+    selects, for every kind of principal.
+    """
+
+    name = "rollups"
+
+    def __init__(self, tz):
+        super().__init__(tz)
+        self._ids: dict[tuple, list[int]] = {}
+        self.response, self.dispatch, self.acknowledge = F("response_s"), F("dispatch_s"), F("acknowledge_s")
+        self.response_in_category = Q(response_in_category=True)
+        self.dispatch_in_category = Q(dispatch_in_category=True)
+        self.day, self.hour = F("day"), F("hour")
+        self.a_cases = Count("pk", filter=Q(first_of_agency=True))
+        self.a_response, self.a_dispatch, self.a_acknowledge = F("response_s"), F("dispatch_s"), F("acknowledge_s")
+        self.a_response_in_category = Q(response_in_category=True)
+        self.a_dispatch_in_category = Q(dispatch_in_category=True)
+        self.a_acknowledge_in_category = Q(acknowledge_in_category=True)
+        self.c_answer = F("answer_s")
+        self.c_answered = Q(answer_s__isnull=False)
+        self.c_processed = Q(processing_s__isnull=False)
+        self.c_processing = F("processing_s")
+        self.c_day, self.c_hour = F("day"), F("hour")
+
+    def in_period(self, start_date: date, end_date: date) -> Q:
+        return Q(day__gte=start_date, day__lte=end_date)
+
+    call_in_period = in_period
+
+    def _dimensions(self, queryset: QuerySet, filters: ReportFilters, days: Q, *, on_incident: bool) -> QuerySet:
+        if filters.region is not None:
+            queryset = queryset.filter(region_id=filters.region.pk)
+        if filters.district is not None:
+            queryset = queryset.filter(district_id=filters.district.pk)
+        if filters.category_ids is not None:
+            queryset = queryset.filter(category_id__in=filters.category_ids)
+        if filters.channel:
+            queryset = queryset.filter(channel=filters.channel)
+        if filters.agency is not None:
+            if on_incident:
+                assigned = AssignmentFact.objects.filter(days, agency_id=filters.agency.pk).values("incident_id")
+                queryset = queryset.filter(pk__in=assigned)
+            else:
+                queryset = queryset.filter(agency_id=filters.agency.pk)
+        return queryset
+
+    @staticmethod
+    def _region_only(access) -> bool:
+        return access.sees_everything or not (access.agency_ids or access.unit_ids)
+
+    def _visibility(self, user, days: Q) -> Q | None:
+        access = access_for(user)
+        if access.sees_everything:
+            return Q()
+        conditions = []
+        if access.is_command_center:
+            conditions.append(Q(region_id__in=access.cc_region_ids))
+        assigned = Q()
+        if access.agency_ids:
+            assigned |= Q(agency_id__in=access.agency_ids)
+        if access.unit_ids:
+            assigned |= Q(unit_id__in=access.unit_ids)
+        if assigned:
+            conditions.append(Q(pk__in=AssignmentFact.objects.filter(assigned, days).values("incident_id")))
+        if access.agency_ids:
+            shared = IncidentShare.objects.active(timezone.now()).filter(agency_id__in=access.agency_ids)
+            conditions.append(Q(pk__in=shared.values("incident_id")))
+        if not conditions:
+            return None
+        combined = conditions[0]
+        for condition in conditions[1:]:
+            combined |= condition
+        return combined
+
+    def _visible_ids(self, user, periods: list[tuple[date, date]]) -> list[int]:
+        """An agency principal's visible incidents of the periods, read once per report from the
+        agency's own assignment facts (and its live shares); its figures then look these up by id
+        instead of testing every incident of the city in each query."""
+        key = (id(user), tuple(periods))
+        if key in self._ids:
+            return self._ids[key]
+        access = access_for(user)
+        days = _any(self.in_period, periods)
+        ids: set[int] = set()
+        if access.is_command_center:
+            ids.update(
+                IncidentFact.objects.filter(days, region_id__in=access.cc_region_ids).values_list("pk", flat=True)
+            )
+        assigned = Q()
+        if access.agency_ids:
+            assigned |= Q(agency_id__in=access.agency_ids)
+        if access.unit_ids:
+            assigned |= Q(unit_id__in=access.unit_ids)
+        if assigned:
+            ids.update(AssignmentFact.objects.filter(assigned, days).values_list("incident_id", flat=True))
+        if access.agency_ids:
+            shared = IncidentShare.objects.active(timezone.now()).filter(agency_id__in=access.agency_ids)
+            ids.update(
+                IncidentFact.objects.filter(days, pk__in=shared.values("incident_id")).values_list("pk", flat=True)
+            )
+        self._ids[key] = sorted(ids)
+        return self._ids[key]
+
+    def incidents(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+        days = _any(self.in_period, periods)
+        visible = self._visibility(user, days)
+        if visible is None:
+            return IncidentFact.objects.none()
+        facts = IncidentFact.objects.filter(days)
+        if self._region_only(access_for(user)):
+            facts = facts.filter(visible)
+        else:
+            facts = facts.filter(AnyOf(F("pk"), self._visible_ids(user, periods)))
+        return self._dimensions(facts, filters, days, on_incident=True)
+
+    def calls(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+        # The rule of incidents.selectors.call_list_for_user, on the call facts.
+        access = access_for(user)
+        if access.is_superuser or access.reads_everything or access.cc_all_regions:
+            calls = CallFact.objects.all()
+        elif access.is_command_center:
+            calls = CallFact.objects.filter(region_id__in=access.cc_region_ids)
+        else:
+            return CallFact.objects.none()
+        return _call_dimensions(calls, filters).filter(_any(self.call_in_period, periods))
+
+    def assignments(self, user, filters: ReportFilters, incidents: QuerySet) -> QuerySet:
+        days = self.in_period(filters.start_date, filters.end_date)
+        access = access_for(user)
+        if self._region_only(access):
+            # Visibility is by region: the assignment facts carry it, no need to go through incidents.
+            assignments = AssignmentFact.objects.filter(days)
+            if not access.sees_everything:
+                assignments = assignments.filter(region_id__in=access.cc_region_ids)
+        else:
+            ids = self._visible_ids(user, [(filters.start_date, filters.end_date)])
+            assignments = AssignmentFact.objects.filter(days).filter(AnyOf(F("incident_id"), ids))
+        return self._dimensions(assignments, filters, days, on_incident=False)
+
+
+def _any(period_q, periods: list[tuple[date, date]]) -> Q:
+    combined = Q()
+    for start_date, end_date in periods:
+        combined |= period_q(start_date, end_date)
+    return combined
+
+
+def report_source(tz=None) -> RawSource:
+    """The reporting tables once they have been built (and ``REPORT_USE_ROLLUPS`` is on), else raw."""
+    tz = tz or report_timezone()
+    if settings.REPORT_USE_ROLLUPS and RollupState.objects.filter(pk=1, rebuilt_at__isnull=False).exists():
+        return RollupSource(tz)
+    return RawSource(tz)
+
+
+def _call_dimensions(queryset: QuerySet, filters: ReportFilters) -> QuerySet:
     if filters.region is not None:
         queryset = queryset.filter(region_id=filters.region.pk)
     if filters.channel:
@@ -123,9 +356,12 @@ def report_calls(user, filters: ReportFilters) -> QuerySet[Call]:
     return queryset
 
 
-def call_filters_ignored(filters: ReportFilters) -> list[str]:
-    """Filters that call figures cannot follow (shown next to them)."""
-    return [name for name in ("district", "category", "agency") if getattr(filters, name) is not None]
+def source_incidents(source: RawSource, user, filters: ReportFilters) -> QuerySet:
+    return source.incidents(user, filters, [(filters.start_date, filters.end_date)])
+
+
+def source_calls(source: RawSource, user, filters: ReportFilters) -> QuerySet:
+    return source.calls(user, filters, [(filters.start_date, filters.end_date)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -228,45 +464,30 @@ def _interval_stats(row: dict, prefix: str) -> IntervalStats:
     )
 
 
-def _incident_interval_aggregates(target_seconds: int) -> dict:
-    response = Seconds(F("first_on_scene_at"), F("received_at"))
-    dispatch = Seconds(F("first_dispatched_at"), F("received_at"))
-    acknowledge = Seconds(F("first_acknowledged_at"), F("first_dispatched_at"))
+def _incident_interval_aggregates(source: RawSource, target_seconds: int) -> dict:
     return {
         "cases": Count("pk"),
         **_interval_aggregates(
-            "response",
-            response,
-            within_category=Q(first_on_scene_at__lte=F("response_due_at")),
-            target_seconds=target_seconds,
+            "response", source.response, within_category=source.response_in_category, target_seconds=target_seconds
         ),
-        **_interval_aggregates("dispatch", dispatch, within_category=Q(first_dispatched_at__lte=F("dispatch_due_at"))),
+        **_interval_aggregates("dispatch", source.dispatch, within_category=source.dispatch_in_category),
         **_interval_aggregates(
             "acknowledge",
-            acknowledge,
-            within_category=LessThanOrEqual(acknowledge, F("category__sla_acknowledge_minutes") * 60.0),
+            source.acknowledge,
+            # The category's current acknowledge target (an incident has no stored deadline for it).
+            within_category=LessThanOrEqual(source.acknowledge, F("category__sla_acknowledge_minutes") * 60.0),
         ),
     }
 
 
-def _assignment_interval_aggregates(target_seconds: int) -> dict:
-    response = Seconds(F("on_scene_at"), F("incident__received_at"))
-    dispatch = Seconds(F("requested_at"), F("incident__received_at"))
-    acknowledge = Seconds(F("acknowledged_at"), F("requested_at"))
+def _assignment_interval_aggregates(source: RawSource, target_seconds: int) -> dict:
     return {
-        "cases": Count("incident_id", distinct=True),
+        "cases": source.a_cases,
         **_interval_aggregates(
-            "response",
-            response,
-            within_category=Q(on_scene_at__lte=F("incident__response_due_at")),
-            target_seconds=target_seconds,
+            "response", source.a_response, within_category=source.a_response_in_category, target_seconds=target_seconds
         ),
-        **_interval_aggregates(
-            "dispatch", dispatch, within_category=Q(requested_at__lte=F("incident__dispatch_due_at"))
-        ),
-        **_interval_aggregates(
-            "acknowledge", acknowledge, within_category=Q(acknowledged_at__lte=F("acknowledge_due_at"))
-        ),
+        **_interval_aggregates("dispatch", source.a_dispatch, within_category=source.a_dispatch_in_category),
+        **_interval_aggregates("acknowledge", source.a_acknowledge, within_category=source.a_acknowledge_in_category),
     }
 
 
@@ -302,18 +523,23 @@ def rank_rows(rows: list[PerformanceRow], min_cases: int) -> list[PerformanceRow
     return eligible + others
 
 
-def response_times(user, filters: ReportFilters, *, ref: Reference | None = None) -> ResponseTimes:
+def response_times(
+    user, filters: ReportFilters, *, ref: Reference | None = None, source: RawSource | None = None
+) -> ResponseTimes:
     """Response, dispatch and acknowledge times overall, per agency and per district (3 queries)."""
     ref = ref or Reference()
+    source = source or report_source(filters.tz)
     target_seconds = settings.RESPONSE_TARGET_MINUTES * 60
     min_cases = settings.REPORT_MIN_CASES_FOR_RANKING
-    incidents = report_incidents(user, filters)
+    incidents = source_incidents(source, user, filters)
 
-    overall_row = incidents.aggregate(**_incident_interval_aggregates(target_seconds))
+    overall_row = incidents.aggregate(**_incident_interval_aggregates(source, target_seconds))
     overall = _performance_row("all", _("All incidents"), overall_row)
 
     district_rows = []
-    for row in incidents.values("district_id").annotate(**_incident_interval_aggregates(target_seconds)).order_by():
+    for row in (
+        incidents.values("district_id").annotate(**_incident_interval_aggregates(source, target_seconds)).order_by()
+    ):
         district = ref.districts.get(row["district_id"])
         district_rows.append(
             _performance_row(
@@ -324,11 +550,11 @@ def response_times(user, filters: ReportFilters, *, ref: Reference | None = None
         )
     district_rows.sort(key=lambda r: (-r.cases, r.label))
 
-    assignments = Assignment.objects.filter(incident_id__in=_incident_ids(user, filters))
-    if filters.agency is not None:
-        assignments = assignments.filter(agency_id=filters.agency.pk)
+    assignments = source.assignments(user, filters, incidents)
     agency_rows = []
-    for row in assignments.values("agency_id").annotate(**_assignment_interval_aggregates(target_seconds)).order_by():
+    for row in (
+        assignments.values("agency_id").annotate(**_assignment_interval_aggregates(source, target_seconds)).order_by()
+    ):
         agency = ref.agencies[row["agency_id"]]
         agency_rows.append(_performance_row(agency.code, agency.name, row))
     return ResponseTimes(
@@ -354,11 +580,12 @@ class CallOutcomes:
     filters_ignored: list[str] = field(default_factory=list)
 
 
-def call_outcomes(user, filters: ReportFilters) -> CallOutcomes:
+def call_outcomes(user, filters: ReportFilters, *, source: RawSource | None = None) -> CallOutcomes:
     """Calls by outcome and the prank share (1 query)."""
+    source = source or report_source(filters.tz)
     counts = {
         row["outcome"]: row["n"]
-        for row in report_calls(user, filters).values("outcome").annotate(n=Count("pk")).order_by()
+        for row in source_calls(source, user, filters).values("outcome").annotate(n=Count("pk")).order_by()
     }
     total = sum(counts.values())
     decided = total - counts.get(Call.Outcome.PENDING, 0)
@@ -458,27 +685,19 @@ def shift_labels(starts: list[int] | None = None) -> list[str]:
     ]
 
 
-def _answering_calls(user, filters: ReportFilters) -> QuerySet[Call]:
-    calls = report_calls(user, filters)
+def call_answering(user, filters: ReportFilters, *, source: RawSource | None = None) -> CallAnswering:
+    """Answering and call processing against NENA / NFPA, per hour of day and shift (2 queries)."""
+    source = source or report_source(filters.tz)
+    calls = source_calls(source, user, filters)
     if not filters.channel:
         calls = calls.filter(channel=Channel.PHONE_112)
-    return calls
-
-
-def call_answering(user, filters: ReportFilters) -> CallAnswering:
-    """Answering and call processing against NENA / NFPA, per hour of day and shift (2 queries)."""
-    calls = _answering_calls(user, filters)
-    answer = Seconds(F("answered_at"), F("started_at"))
-    processing = Seconds(F("incident__first_dispatched_at"), F("answered_at"))
-    is_processed = Q(
-        outcome=Call.Outcome.EMERGENCY, answered_at__isnull=False, incident__first_dispatched_at__isnull=False
-    )
+    answer, processing, is_processed = source.c_answer, source.c_processing, source.c_processed
     per_hour = (
-        calls.annotate(hour=ExtractHour("started_at", tzinfo=filters.tz))
-        .values("hour")
+        calls.annotate(f_hour=source.c_hour)
+        .values("f_hour")
         .annotate(
             calls=Count("pk"),
-            answered=Count("answered_at"),
+            answered=Count("pk", filter=source.c_answered),
             answer_10s=Count("pk", filter=LessThanOrEqual(answer, Value(10.0))),
             answer_15s=Count("pk", filter=LessThanOrEqual(answer, Value(15.0))),
             answer_20s=Count("pk", filter=LessThanOrEqual(answer, Value(20.0))),
@@ -489,7 +708,7 @@ def call_answering(user, filters: ReportFilters) -> CallAnswering:
     )
     hours = {h: AnsweringRow(key=str(h), label=f"{h:02d}:00") for h in range(24)}
     for row in per_hour:
-        target = hours[row["hour"]]
+        target = hours[row["f_hour"]]
         for name in ("calls", "answered", "answer_10s", "answer_15s", "answer_20s", "processed", "processing_60s"):
             setattr(target, name, row[name])
         target.unanswered = target.calls - target.answered
@@ -538,10 +757,13 @@ class IncidentBreakdown:
     by_channel: list[CountRow]
 
 
-def incident_breakdown(user, filters: ReportFilters, *, ref: Reference | None = None) -> IncidentBreakdown:
+def incident_breakdown(
+    user, filters: ReportFilters, *, ref: Reference | None = None, source: RawSource | None = None
+) -> IncidentBreakdown:
     """Incident counts by status, category, priority, district and channel (2 queries + labels)."""
     ref = ref or Reference()
-    incidents = report_incidents(user, filters)
+    source = source or report_source(filters.tz)
+    incidents = source_incidents(source, user, filters)
     status_counts: dict[str, int] = {}
     priority_counts: dict[int, int] = {}
     channel_counts: dict[str, int] = {}
@@ -635,7 +857,9 @@ class SlaSummary:
     by_category: list[SlaRow]
 
 
-def sla_summary(user, filters: ReportFilters, *, ref: Reference | None = None) -> SlaSummary:
+def sla_summary(
+    user, filters: ReportFilters, *, ref: Reference | None = None, source: RawSource | None = None
+) -> SlaSummary:
     """Recorded SLA warnings and breaches of the period's incidents, per agency and category (3 queries).
 
     Per agency: the acknowledge clock is the agency's own (its assignment); on-scene and resolve
@@ -647,7 +871,8 @@ def sla_summary(user, filters: ReportFilters, *, ref: Reference | None = None) -
     except ImportError:  # pragma: no cover - the SLA engine is not installed
         return SlaSummary(available=False, totals=SlaRow("all", _("All")), by_agency=[], by_category=[])
     ref = ref or Reference()
-    events = SlaEvent.objects.filter(incident_id__in=_incident_ids(user, filters))
+    source = source or report_source(filters.tz)
+    events = SlaEvent.objects.filter(incident_id__in=source_incidents(source, user, filters).values("pk"))
     totals = SlaRow("all", _("All"))
     categories: dict[int, SlaRow] = {}
     for row in events.values("incident__category_id", "target", "level").annotate(n=Count("pk")).order_by():
@@ -791,35 +1016,24 @@ def calendar_markers(start: date, end: date) -> list[Marker]:
     ]
 
 
-def time_patterns(user, filters: ReportFilters) -> TimePatterns:
-    """Incidents by weekday × hour (local), and incidents and calls per local day (4 queries)."""
-    incidents = report_incidents(user, filters)
+def time_patterns(user, filters: ReportFilters, *, source: RawSource | None = None) -> TimePatterns:
+    """Incidents by weekday × hour (local), and incidents and calls per local day (3 queries)."""
+    source = source or report_source(filters.tz)
+    incidents = source_incidents(source, user, filters)
     heatmap = [[0] * 24 for _ in WEEKDAYS]
-    cells = (
-        incidents.annotate(
-            weekday=ExtractIsoWeekDay("received_at", tzinfo=filters.tz),
-            hour=ExtractHour("received_at", tzinfo=filters.tz),
-        )
-        .values("weekday", "hour")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for row in cells:
-        heatmap[row["weekday"] - 1][row["hour"]] = row["n"]
-    per_day = dict(
-        incidents.annotate(day=TruncDate("received_at", tzinfo=filters.tz))
-        .values("day")
-        .annotate(n=Count("pk"))
-        .order_by()
-        .values_list("day", "n")
-    )
+    per_day: dict[date, int] = {}
+    # One pass per local day and hour: the weekday follows from the local day.
+    cells = incidents.annotate(f_day=source.day, f_hour=source.hour).values("f_day", "f_hour").annotate(n=Count("pk"))
+    for day, hour, n in cells.order_by().values_list("f_day", "f_hour", "n"):
+        heatmap[day.isoweekday() - 1][hour] += n
+        per_day[day] = per_day.get(day, 0) + n
     calls_per_day = dict(
-        report_calls(user, filters)
-        .annotate(day=TruncDate("started_at", tzinfo=filters.tz))
-        .values("day")
+        source_calls(source, user, filters)
+        .annotate(f_day=source.c_day)
+        .values("f_day")
         .annotate(n=Count("pk"))
         .order_by()
-        .values_list("day", "n")
+        .values_list("f_day", "n")
     )
     markers = calendar_markers(filters.start_date, filters.end_date)
     daily = [
@@ -888,18 +1102,24 @@ def _difference(now: float | None, before: float | None) -> float | None:
     return round(now - before, 4)
 
 
-def comparison(user, filters: ReportFilters) -> Comparison:
-    """The period against the previous one and the same one a year earlier (2 queries)."""
-    periods = [("current", filters), ("previous", filters.previous()), ("year_before", filters.year_before())]
+def comparison(
+    user, filters: ReportFilters, *, source: RawSource | None = None, current: PeriodFigures | None = None
+) -> Comparison:
+    """The period against the previous one and the same one a year earlier (2 queries).
+
+    ``current``: the period's own figures when the caller already has them (the full report),
+    so only the two other periods are read.
+    """
+    source = source or report_source(filters.tz)
+    periods = [("previous", filters.previous()), ("year_before", filters.year_before())]
+    if current is None:
+        periods.insert(0, ("current", filters))
     target = float(settings.RESPONSE_TARGET_MINUTES * 60)
-    response = Seconds(F("first_on_scene_at"), F("received_at"))
+    response = source.response
     incident_aggregates, call_aggregates = {}, {}
-    span_incidents, span_calls = Q(), Q()
     for key, period in periods:
-        received = Q(received_at__gte=period.start, received_at__lt=period.end)
-        started = Q(started_at__gte=period.start, started_at__lt=period.end)
-        span_incidents |= received
-        span_calls |= started
+        received = source.in_period(period.start_date, period.end_date)
+        started = source.call_in_period(period.start_date, period.end_date)
         incident_aggregates |= {
             f"{key}_n": Count("pk", filter=received),
             f"{key}_resolved": Count(
@@ -914,15 +1134,10 @@ def comparison(user, filters: ReportFilters) -> Comparison:
             f"{key}_decided": Count("pk", filter=started & ~Q(outcome=Call.Outcome.PENDING)),
             f"{key}_prank": Count("pk", filter=started & Q(outcome=Call.Outcome.PRANK)),
         }
-    base = _dimension_filters(incident_list_for_user(user), filters)
-    inc = base.filter(span_incidents).aggregate(**incident_aggregates)
-    calls = call_list_for_user(user).filter(span_calls)
-    if filters.region is not None:
-        calls = calls.filter(region_id=filters.region.pk)
-    if filters.channel:
-        calls = calls.filter(channel=filters.channel)
-    cal = calls.aggregate(**call_aggregates)
-    figures = {}
+    spans = [(period.start_date, period.end_date) for _key, period in periods]
+    inc = source.incidents(user, filters, spans).aggregate(**incident_aggregates)
+    cal = source.calls(user, filters, spans).aggregate(**call_aggregates)
+    figures = {} if current is None else {"current": current}
     for key, period in periods:
         pct = inc[f"{key}_resp_pct"] or [None, None]
         figures[key] = PeriodFigures(
@@ -977,7 +1192,21 @@ class Report:
     slowest_open: list[OpenIncidentRow]
     patterns: TimePatterns
     comparison: Comparison
-    extra: dict[str, Any] = field(default_factory=dict)
+    source: str = "raw"  # "rollups" when read from the reporting tables
+
+
+@contextmanager
+def report_session():
+    """One transaction for a report's queries; on PostgreSQL with ``REPORT_DB_WORK_MEM`` for it.
+
+    Percentiles sort every value of a group; with the server's default work_mem (4 MB) a month of
+    a city spills those sorts to disk. ``SET LOCAL`` raises it for this transaction only.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and settings.REPORT_DB_WORK_MEM:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.REPORT_DB_WORK_MEM])
+        yield
 
 
 def report_region_name(filters: ReportFilters) -> str:
@@ -988,12 +1217,37 @@ def report_region_name(filters: ReportFilters) -> str:
 
 
 def full_report(user, filters: ReportFilters) -> Report:
-    """All figures for the filters (the monthly report page and ``GET /api/v1/reports/monthly/``).
+    """All figures for the filters (the report pages and ``GET /api/v1/reports/summary/``).
 
     A fixed number of queries (about twenty) whatever the number of incidents.
     """
+    with report_session():
+        return _full_report(user, filters)
+
+
+def _full_report(user, filters: ReportFilters) -> Report:
     ref = Reference()
+    source = report_source(filters.tz)
     region_name = report_region_name(filters)
+    incidents = incident_breakdown(user, filters, ref=ref, source=source)
+    calls = call_outcomes(user, filters, source=source)
+    response = response_times(user, filters, ref=ref, source=source)
+    overall = response.overall.response
+    # The comparison's own period: the same figures, already read above.
+    current = PeriodFigures(
+        key="current",
+        label=filters.label,
+        start_date=filters.start_date,
+        end_date=filters.end_date,
+        incidents=incidents.total,
+        resolved=incidents.resolved,
+        calls=calls.total,
+        prank_share=calls.prank_share,
+        response_count=overall.count,
+        response_median=overall.median,
+        response_p90=overall.p90,
+        response_within_target_share=overall.within_target_share,
+    )
     return Report(
         filters=filters,
         title=(
@@ -1004,12 +1258,13 @@ def full_report(user, filters: ReportFilters) -> Report:
         % {"region": region_name, "period": filters.label},
         region_name=region_name,
         generated_at=timezone.now(),
-        incidents=incident_breakdown(user, filters, ref=ref),
-        calls=call_outcomes(user, filters),
-        answering=call_answering(user, filters),
-        response=response_times(user, filters, ref=ref),
-        sla=sla_summary(user, filters, ref=ref),
+        incidents=incidents,
+        calls=calls,
+        answering=call_answering(user, filters, source=source),
+        response=response,
+        sla=sla_summary(user, filters, ref=ref, source=source),
         slowest_open=slowest_open_incidents(user, filters),
-        patterns=time_patterns(user, filters),
-        comparison=comparison(user, filters),
+        patterns=time_patterns(user, filters, source=source),
+        comparison=comparison(user, filters, source=source, current=current),
+        source=source.name,
     )

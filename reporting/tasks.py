@@ -35,3 +35,15 @@ def report_exports_purge_task() -> int:
             status=ReportExport.Status.EXPIRED, file_name=""
         )
     return expired
+
+
+@shared_task(name="reporting.tasks.report_rollups_refresh_task")
+def report_rollups_refresh_task() -> dict | None:
+    """Bring the reporting tables up to date (periodic, via beat; see ``reporting.rollups``)."""
+    from .rollups import rollups_refresh
+
+    result = rollups_refresh()
+    if result is None:
+        logger.info("reporting tables not built yet: run `manage.py report_rollups_rebuild`")
+        return None
+    return {"incidents": result.incidents, "assignments": result.assignments, "calls": result.calls}

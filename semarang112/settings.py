@@ -406,6 +406,9 @@ PRESENCE_TTL_SECONDS = int(os.environ.get("PRESENCE_TTL_SECONDS", "45"))
 #   REPORT_EXPORT_SYNC_MAX_ROWS    XLSX exports above this many rows run as a Celery task, default 50000
 #   REPORT_EXPORT_DIR              where those files are written, default <var>/exports
 #   REPORT_EXPORT_TTL_HOURS        how long a finished export can be downloaded, default 48
+#   REPORT_USE_ROLLUPS             read figures from the reporting tables once built, default on
+#   REPORT_ROLLUP_REFRESH_SECONDS  how often the reporting tables catch up with changes, default 60
+#   REPORT_DB_WORK_MEM             PostgreSQL work_mem for a report's queries (percentile sorts), default 64MB
 # ------------------------------------------------------------------------------------------------
 RESPONSE_TARGET_MINUTES = int(os.environ.get("RESPONSE_TARGET_MINUTES", "10"))
 REPORT_MIN_CASES_FOR_RANKING = int(os.environ.get("REPORT_MIN_CASES_FOR_RANKING", "5"))
@@ -413,6 +416,14 @@ REPORT_SHIFT_STARTS = sorted({int(hour) % 24 for hour in env_list("REPORT_SHIFT_
 REPORT_EXPORT_SYNC_MAX_ROWS = int(os.environ.get("REPORT_EXPORT_SYNC_MAX_ROWS", "50000"))
 REPORT_EXPORT_DIR = Path(os.environ.get("REPORT_EXPORT_DIR", VAR_DIR / "exports"))
 REPORT_EXPORT_TTL_HOURS = int(os.environ.get("REPORT_EXPORT_TTL_HOURS", "48"))
+REPORT_USE_ROLLUPS = env_bool("REPORT_USE_ROLLUPS", True)
+REPORT_ROLLUP_REFRESH_SECONDS = float(os.environ.get("REPORT_ROLLUP_REFRESH_SECONDS", "60"))
+REPORT_DB_WORK_MEM = os.environ.get("REPORT_DB_WORK_MEM", "64MB")
+CELERY_BEAT_SCHEDULE["reporting-rollups-refresh"] = {
+    "task": "reporting.tasks.report_rollups_refresh_task",
+    "schedule": REPORT_ROLLUP_REFRESH_SECONDS,
+    "options": {"expire_seconds": max(1, int(REPORT_ROLLUP_REFRESH_SECONDS))},
+}
 CELERY_BEAT_SCHEDULE["reporting-exports-purge"] = {
     "task": "reporting.tasks.report_exports_purge_task",
     "schedule": float(os.environ.get("REPORT_EXPORT_PURGE_INTERVAL_SECONDS", "3600")),

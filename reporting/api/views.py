@@ -58,7 +58,8 @@ class _ReportView(APIView):
     def get(self, request):
         require(request.user, REPORT_READ)
         filters = parse_report_filters(request.query_params)
-        data = {"filters": filters.as_dict(), **self.figures(request.user, filters)}
+        with selectors.report_session():
+            data = {"filters": filters.as_dict(), **self.figures(request.user, filters)}
         return Response(self.serializer_class(data).data)
 
 

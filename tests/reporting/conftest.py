@@ -37,6 +37,8 @@ from dispatch import services as dispatch_services
 from dispatch.models import Role
 from incidents import services
 from incidents.models import Call, Channel, Incident
+from reporting.models import RollupState
+from reporting.rollups import rollups_rebuild, rollups_refresh
 from tests.factories import MembershipFactory, UserFactory
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -133,13 +135,34 @@ class CaseBuilder:
         return incident
 
 
+@pytest.fixture(params=["raw", "rollups"])
+def source(request, settings) -> str:
+    """Every figure test runs twice: on the operational tables and on the reporting tables."""
+    settings.REPORT_USE_ROLLUPS = request.param == "rollups"
+    return request.param
+
+
+@pytest.fixture
+def sync_rollups(source):
+    """``sync_rollups()`` after changing data: brings the reporting tables up to date (rollup runs)."""
+
+    def sync() -> None:
+        if source == "rollups":
+            if RollupState.objects.filter(rebuilt_at__isnull=False).exists():
+                rollups_refresh()
+            else:
+                rollups_rebuild()
+
+    return sync
+
+
 @pytest.fixture
 def builder(seeded, operator, dispatcher) -> CaseBuilder:
     return CaseBuilder(seeded=seeded, operator=operator, dispatcher=dispatcher)
 
 
 @pytest.fixture
-def february(builder: CaseBuilder) -> CaseBuilder:
+def february(builder: CaseBuilder, sync_rollups) -> CaseBuilder:
     b = builder
     c1 = b.call("c1", wib(2025, 2, 3, 8, 29, 52), 8)
     c2 = b.call("c2", wib(2025, 2, 5, 9, 59, 48), 12)
@@ -170,6 +193,7 @@ def february(builder: CaseBuilder) -> CaseBuilder:
     b.call("c7", wib(2025, 2, 9, 13, 0), 10, Call.Outcome.WRONG_NUMBER)
     b.call("c8", wib(2025, 2, 9, 13, 30), None, Call.Outcome.SILENT)
     b.call("c9", wib(2025, 2, 10, 9, 0), 3, Call.Outcome.INFORMATION, channel=Channel.APP)
+    sync_rollups()
     return b
 
 

@@ -126,19 +126,21 @@ def test_figures_xlsx_parses_back_to_the_report(client, february, supervisor):
 
     sheets = _xlsx(_get(client, "reporting:export_figures", "xlsx", FEB, **EN))
 
-    assert list(sheets) == [t.title[:31] for t in exports.report_tables(report)]
-    summary = dict(sheets["Summary"][1:])
+    tables = exports.report_tables(report)
+    assert list(sheets) == [exports.sheet_title(n, t.title) for n, t in enumerate(tables, start=1)]
+    sheets = {table.key: rows for table, rows in zip(tables, sheets.values(), strict=True)}
+    summary = dict(sheets["summary"][1:])
     assert summary["Incidents received"] == report.incidents.total == 8
     assert summary["Median response time (s)"] == report.response.overall.response.median == 480.0
     assert summary["Responses within 10 minutes (%)"] == 66.7
-    agencies = sheets["Response times by agency"]
+    agencies = sheets["response-agency"]
     header = agencies[0]
     damkar = next(row for row in agencies[1:] if row[header.index("Code")] == "damkar")
     assert damkar[header.index("Rank")] == 1
     assert (damkar[header.index("Response: median (s)")], damkar[header.index("Response: p90 (s)")]) == (540.0, 804.0)
     psc = next(row for row in agencies[1:] if row[header.index("Code")] == "dinkes-psc")
     assert psc[header.index("Rank")] == "not ranked"
-    heatmap = sheets["Incidents by weekday and hour"]
+    heatmap = sheets["heatmap"]
     assert sum(sum(row[1:]) for row in heatmap[1:]) == 8
 
 

@@ -1,0 +1,281 @@
+"""Maintaining the reporting tables (``IncidentFact``, ``AssignmentFact``, ``CallFact``).
+
+Each fact row is computed in the database with the same expressions the raw figures use
+(``Seconds``, local ``TruncDate``/``ExtractHour`` in the report time zone, the stored-deadline
+comparisons), so a figure read from the facts equals the figure read from the operational tables —
+``tests/reporting/test_rollups.py`` proves it for every figure.
+
+* ``rollups_rebuild()`` recomputes everything (first deployment, ``manage.py report_rollups_rebuild``).
+* ``rollups_refresh()`` runs every minute (Celery beat): every change of an incident or an
+  assignment writes a timeline event in the same transaction, so the incidents with new timeline
+  events since the last run are the ones to recompute (with their assignments and calls); new
+  calls, calls still pending, and calls of changed incidents are recomputed too. Safe to run twice
+  and concurrently (the state row is locked); a late-committing transaction is caught by re-reading
+  an overlap of recent ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+from django.db import transaction
+from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, F, Max, OuterRef, Q, When
+from django.db.models.functions import ExtractHour, TruncDate
+from django.utils import timezone
+
+from dispatch.models import Assignment
+from incidents.models import Call, Incident, TimelineEvent
+
+from .db import Seconds
+from .filters import report_timezone
+from .models import AssignmentFact, CallFact, IncidentFact, RollupState
+
+BATCH = 2000
+# Ids below the last one read that are read again, so a transaction that committed late (its id
+# was taken before the last run but it became visible after) is not missed.
+OVERLAP = 1000
+# At most this many timeline events and calls per run; a backlog is worked off over several runs.
+REFRESH_LIMIT = 50_000
+
+INCIDENT_FACT_FIELDS = [f.name for f in IncidentFact._meta.concrete_fields if not f.primary_key]
+ASSIGNMENT_FACT_FIELDS = [f.name for f in AssignmentFact._meta.concrete_fields if not f.primary_key]
+CALL_FACT_FIELDS = [f.name for f in CallFact._meta.concrete_fields if not f.primary_key]
+
+
+def _chunks(values: Iterable, size: int = BATCH) -> Iterator[list]:
+    iterator = iter(values)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _flag(condition: Q) -> ExpressionWrapper:
+    # NULL when either side is NULL, exactly like the raw figures' filtered counts.
+    return ExpressionWrapper(condition, output_field=BooleanField())
+
+
+# ------------------------------------------------------------------------------------------------
+# Computing fact rows
+# ------------------------------------------------------------------------------------------------
+def incident_facts(incidents) -> Iterator[IncidentFact]:
+    tz = report_timezone()
+    rows = incidents.annotate(
+        f_day=TruncDate("received_at", tzinfo=tz),
+        f_hour=ExtractHour("received_at", tzinfo=tz),
+        f_response=Seconds(F("first_on_scene_at"), F("received_at")),
+        f_dispatch=Seconds(F("first_dispatched_at"), F("received_at")),
+        f_acknowledge=Seconds(F("first_acknowledged_at"), F("first_dispatched_at")),
+        f_response_cat=_flag(Q(first_on_scene_at__lte=F("response_due_at"))),
+        f_dispatch_cat=_flag(Q(first_dispatched_at__lte=F("dispatch_due_at"))),
+    ).values_list(
+        "pk",
+        "region_id",
+        "district_id",
+        "category_id",
+        "channel",
+        "priority",
+        "status",
+        "f_day",
+        "f_hour",
+        "f_response",
+        "f_dispatch",
+        "f_acknowledge",
+        "f_response_cat",
+        "f_dispatch_cat",
+    )
+    for pk, region, district, category, channel, priority, status, day, hour, *rest in rows.iterator(chunk_size=BATCH):
+        response, dispatch, acknowledge, response_cat, dispatch_cat = rest
+        yield IncidentFact(
+            incident_id=pk,
+            region_id=region,
+            district_id=district,
+            category_id=category,
+            channel=channel,
+            priority=priority,
+            status=status,
+            day=day,
+            hour=hour,
+            response_s=response,
+            dispatch_s=dispatch,
+            acknowledge_s=acknowledge,
+            response_in_category=response_cat,
+            dispatch_in_category=dispatch_cat,
+        )
+
+
+def assignment_facts(assignments) -> Iterator[AssignmentFact]:
+    tz = report_timezone()
+    earlier_of_agency = Assignment.objects.filter(
+        incident_id=OuterRef("incident_id"), agency_id=OuterRef("agency_id"), pk__lt=OuterRef("pk")
+    )
+    rows = assignments.annotate(
+        f_day=TruncDate("incident__received_at", tzinfo=tz),
+        f_first=~Exists(earlier_of_agency),
+        f_response=Seconds(F("on_scene_at"), F("incident__received_at")),
+        f_dispatch=Seconds(F("requested_at"), F("incident__received_at")),
+        f_acknowledge=Seconds(F("acknowledged_at"), F("requested_at")),
+        f_response_cat=_flag(Q(on_scene_at__lte=F("incident__response_due_at"))),
+        f_dispatch_cat=_flag(Q(requested_at__lte=F("incident__dispatch_due_at"))),
+        f_acknowledge_cat=_flag(Q(acknowledged_at__lte=F("acknowledge_due_at"))),
+    ).values_list(
+        "pk",
+        "incident_id",
+        "agency_id",
+        "unit_id",
+        "incident__region_id",
+        "incident__district_id",
+        "incident__category_id",
+        "incident__channel",
+        "f_day",
+        "f_first",
+        "f_response",
+        "f_dispatch",
+        "f_acknowledge",
+        "f_response_cat",
+        "f_dispatch_cat",
+        "f_acknowledge_cat",
+    )
+    for pk, incident, agency, unit, region, district, category, channel, day, first, *rest in rows.iterator(
+        chunk_size=BATCH
+    ):
+        response, dispatch, acknowledge, response_cat, dispatch_cat, acknowledge_cat = rest
+        yield AssignmentFact(
+            assignment_id=pk,
+            incident_id=incident,
+            agency_id=agency,
+            unit_id=unit,
+            region_id=region,
+            district_id=district,
+            category_id=category,
+            channel=channel,
+            day=day,
+            first_of_agency=first,
+            response_s=response,
+            dispatch_s=dispatch,
+            acknowledge_s=acknowledge,
+            response_in_category=response_cat,
+            dispatch_in_category=dispatch_cat,
+            acknowledge_in_category=acknowledge_cat,
+        )
+
+
+PROCESSED = Q(outcome=Call.Outcome.EMERGENCY, answered_at__isnull=False, incident__first_dispatched_at__isnull=False)
+
+
+def call_facts(calls) -> Iterator[CallFact]:
+    tz = report_timezone()
+    rows = calls.annotate(
+        f_day=TruncDate("started_at", tzinfo=tz),
+        f_hour=ExtractHour("started_at", tzinfo=tz),
+        f_answer=Seconds(F("answered_at"), F("started_at")),
+        f_processing=Case(When(PROCESSED, then=Seconds(F("incident__first_dispatched_at"), F("answered_at")))),
+    ).values_list("pk", "region_id", "channel", "outcome", "f_day", "f_hour", "f_answer", "f_processing")
+    for pk, region, channel, outcome, day, hour, answer, processing in rows.iterator(chunk_size=BATCH):
+        yield CallFact(
+            call_id=pk,
+            region_id=region,
+            channel=channel,
+            outcome=outcome,
+            day=day,
+            hour=hour,
+            answer_s=answer,
+            processing_s=processing,
+        )
+
+
+def _upsert(model, objects: Iterable, fields: list[str], key: str) -> int:
+    written = 0
+    for chunk in _chunks(objects):
+        model.objects.bulk_create(chunk, update_conflicts=True, unique_fields=[key], update_fields=fields)
+        written += len(chunk)
+    return written
+
+
+def _refresh_incidents(incident_ids: list[int]) -> tuple[int, int]:
+    incidents = assignments = 0
+    for chunk in _chunks(sorted(incident_ids)):
+        incidents += _upsert(
+            IncidentFact, incident_facts(Incident.objects.filter(pk__in=chunk)), INCIDENT_FACT_FIELDS, "incident"
+        )
+        assignments += _upsert(
+            AssignmentFact,
+            assignment_facts(Assignment.objects.filter(incident_id__in=chunk)),
+            ASSIGNMENT_FACT_FIELDS,
+            "assignment",
+        )
+    return incidents, assignments
+
+
+def _refresh_calls(call_ids: Iterable[int]) -> int:
+    written = 0
+    for chunk in _chunks(sorted(set(call_ids))):
+        written += _upsert(CallFact, call_facts(Call.objects.filter(pk__in=chunk)), CALL_FACT_FIELDS, "call")
+    return written
+
+
+# ------------------------------------------------------------------------------------------------
+# Rebuild and refresh
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class RollupResult:
+    incidents: int = 0
+    assignments: int = 0
+    calls: int = 0
+
+
+def rollups_rebuild() -> RollupResult:
+    """Recompute every fact row. The watermarks are read first, so changes made while it runs are
+    picked up by the next refresh."""
+    with transaction.atomic():
+        state, _created = RollupState.objects.select_for_update().get_or_create(pk=1)
+        state.last_timeline_id = TimelineEvent.objects.aggregate(m=Max("pk"))["m"] or 0
+        state.last_call_id = Call.objects.aggregate(m=Max("pk"))["m"] or 0
+        IncidentFact.objects.all().delete()
+        AssignmentFact.objects.all().delete()
+        CallFact.objects.all().delete()
+        result = RollupResult(
+            incidents=_upsert(
+                IncidentFact, incident_facts(Incident.objects.order_by("pk")), INCIDENT_FACT_FIELDS, "incident"
+            ),
+            assignments=_upsert(
+                AssignmentFact,
+                assignment_facts(Assignment.objects.order_by("pk")),
+                ASSIGNMENT_FACT_FIELDS,
+                "assignment",
+            ),
+            calls=_upsert(CallFact, call_facts(Call.objects.order_by("pk")), CALL_FACT_FIELDS, "call"),
+        )
+        state.rebuilt_at = state.refreshed_at = timezone.now()
+        state.save()
+    return result
+
+
+def rollups_refresh() -> RollupResult | None:
+    """Recompute the facts of what changed since the last run. None until the first rebuild."""
+    with transaction.atomic():
+        state = RollupState.objects.select_for_update().filter(pk=1).first()
+        if state is None or state.rebuilt_at is None:
+            return None
+        events = list(
+            TimelineEvent.objects.filter(pk__gt=max(0, state.last_timeline_id - OVERLAP))
+            .order_by("pk")
+            .values_list("pk", "incident_id")[: REFRESH_LIMIT + OVERLAP]
+        )
+        incident_ids = {incident_id for _pk, incident_id in events}
+        new_calls = list(
+            Call.objects.filter(pk__gt=max(0, state.last_call_id - OVERLAP))
+            .order_by("pk")
+            .values_list("pk", flat=True)[: REFRESH_LIMIT + OVERLAP]
+        )
+        call_ids = set(new_calls)
+        call_ids |= set(CallFact.objects.filter(outcome=Call.Outcome.PENDING).values_list("pk", flat=True))
+        if incident_ids:
+            call_ids |= set(Call.objects.filter(incident_id__in=incident_ids).values_list("pk", flat=True))
+        incidents, assignments = _refresh_incidents(list(incident_ids))
+        calls = _refresh_calls(call_ids)
+        state.last_timeline_id = max([state.last_timeline_id, *(pk for pk, _ in events)])
+        state.last_call_id = max([state.last_call_id, *new_calls])
+        state.refreshed_at = timezone.now()
+        state.save(update_fields=["last_timeline_id", "last_call_id", "refreshed_at"])
+    return RollupResult(incidents=incidents, assignments=assignments, calls=calls)

@@ -1,0 +1,235 @@
+"""The reporting tables agree with the operational tables: same rows visible, same figures, kept current."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+
+from dispatch import services as dispatch_services
+from dispatch.models import Agency, Role
+from incidents import services
+from incidents.models import Call, Incident
+from reporting import rollups, selectors
+from reporting.filters import parse_report_filters
+from reporting.models import AssignmentFact, CallFact, IncidentFact, RollupState
+from reporting.tasks import report_rollups_refresh_task
+from semarang112.api.authentication import ApiClientPrincipal
+from semarang112.api.models import ApiClient
+from tests.factories import FieldUnitFactory, MembershipFactory, UserFactory
+
+from .conftest import at, wib
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def source(settings) -> str:
+    """Here both sources are compared explicitly; the shared data is built once, not per source."""
+    settings.REPORT_USE_ROLLUPS = False
+    return "raw"
+
+
+FILTER_SETS = [
+    {"period": "month", "date": "2025-02"},
+    {"period": "month", "date": "2025-03"},
+    {"period": "day", "date": "2025-02-28"},
+    {"period": "custom", "from": "2025-01-15", "to": "2025-03-15"},
+    {"period": "month", "date": "2025-02", "district": "3374060"},
+    {"period": "month", "date": "2025-02", "category": "natural-disaster"},
+    {"period": "month", "date": "2025-02", "agency": "damkar"},
+    {"period": "month", "date": "2025-02", "agency": "dinkes-psc", "channel": "phone_112"},
+    {"period": "month", "date": "2025-02", "channel": "app"},
+]
+
+
+@pytest.fixture
+def principals(february, seeded, supervisor, operator, dispatcher, damkar_supervisor, satpol_supervisor, auditor):
+    """Every kind of principal the permission selector distinguishes, with the data to tell them apart."""
+    b = february
+    national = Agency.objects.create(code="cc-national", name="National 112", kind=Agency.Kind.COMMAND_CENTER)
+    field = MembershipFactory(
+        user=UserFactory(username="bpbd-field"), agency=seeded.agency("bpbd"), role=Role.FIELD_OFFICER
+    )
+    unit = FieldUnitFactory(agency=seeded.agency("bpbd"))
+    field.unit = unit
+    field.save(update_fields=["unit"])
+    with at(wib(2025, 2, 20, 16, 3)):
+        dispatch_services.assignment_assign_resource(
+            assignment=b.cases["B1"].assignments.get(), actor=dispatcher, unit=unit
+        )
+        # B1 is shown to Satpol PP (view); X1 was shared with DP3A, but the share was revoked.
+        dispatch_services.incident_share(
+            incident=b.cases["B1"], agency=seeded.agency("satpol-pp"), level="view", actor=dispatcher
+        )
+    people = {
+        "superuser": UserFactory(username="root", is_superuser=True),
+        "auditor": auditor,
+        "center": supervisor,
+        "call-taker": operator,
+        "national": MembershipFactory(user=UserFactory(username="nat"), agency=national, role=Role.SUPERVISOR).user,
+        "damkar": damkar_supervisor,
+        "satpol (share)": satpol_supervisor,
+        "field officer": field.user,
+        "nobody": UserFactory(username="nobody"),
+    }
+    for name, scopes, agency in [
+        ("client-center", ["reports:read", "incidents:read"], None),
+        ("client-damkar", ["reports:read", "incidents:read"], seeded.agency("damkar")),
+    ]:
+        client = ApiClient.objects.create(name=name, agency=agency, scopes=scopes)
+        people[name] = ApiClientPrincipal(client)
+    rollups.rollups_rebuild()
+    return people
+
+
+def _figures(user, params, source_class) -> dict:
+    """Every period figure of a report, read from one source, as plain data."""
+    filters = parse_report_filters(params)
+    source = source_class(filters.tz)
+    result = {
+        "incidents": selectors.incident_breakdown(user, filters, source=source),
+        "calls": selectors.call_outcomes(user, filters, source=source),
+        "answering": selectors.call_answering(user, filters, source=source),
+        "response": selectors.response_times(user, filters, source=source),
+        "sla": selectors.sla_summary(user, filters, source=source),
+        "patterns": selectors.time_patterns(user, filters, source=source),
+        "comparison": selectors.comparison(user, filters, source=source),
+    }
+    return {key: dataclasses.asdict(value) for key, value in result.items()}
+
+
+@pytest.mark.parametrize("params", FILTER_SETS, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
+def test_every_principal_sees_the_same_incidents_in_both(principals, params):
+    filters = parse_report_filters(params)
+    raw, facts = selectors.RawSource(filters.tz), selectors.RollupSource(filters.tz)
+    seen_somewhere = False
+    for name, user in principals.items():
+        expected = set(selectors.report_incidents(user, filters).values_list("pk", flat=True))
+        assert (
+            set(raw.incidents(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True))
+            == expected
+        ), name
+        got = set(facts.incidents(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True))
+        assert got == expected, name
+        seen_somewhere |= bool(expected)
+        raw_calls = set(raw.calls(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True))
+        fact_calls = set(
+            facts.calls(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True)
+        )
+        assert fact_calls == raw_calls, name
+    assert seen_somewhere
+
+
+def test_the_scopes_differ_where_they_should(principals):
+    filters = parse_report_filters({"period": "month", "date": "2025-02"})
+    facts = selectors.RollupSource(filters.tz)
+
+    def seen(name):
+        return facts.incidents(principals[name], filters, [(filters.start_date, filters.end_date)]).count()
+
+    assert (seen("center"), seen("damkar"), seen("satpol (share)"), seen("field officer"), seen("nobody")) == (
+        8,
+        5,
+        1,
+        1,
+        0,
+    )
+    assert (seen("client-center"), seen("client-damkar"), seen("national"), seen("auditor")) == (8, 5, 8, 8)
+
+
+@pytest.mark.parametrize("params", FILTER_SETS[:4] + FILTER_SETS[6:7], ids=["feb", "mar", "day", "custom", "agency"])
+@pytest.mark.parametrize("who", ["center", "damkar", "satpol (share)", "superuser"])
+def test_every_figure_is_the_same_from_both(principals, params, who):
+    user = principals[who]
+
+    raw = _figures(user, params, selectors.RawSource)
+    facts = _figures(user, params, selectors.RollupSource)
+
+    assert facts == raw
+
+
+def _snapshot() -> tuple[list, list, list]:
+    def rows(model):
+        return sorted(
+            tuple(getattr(obj, f.attname) for f in model._meta.concrete_fields) for obj in model.objects.all()
+        )
+
+    return rows(IncidentFact), rows(AssignmentFact), rows(CallFact)
+
+
+def test_the_refresh_catches_up_with_changes(february, seeded, operator, dispatcher, supervisor, settings):
+    settings.REPORT_USE_ROLLUPS = True
+    rollups.rollups_rebuild()
+    b = february
+    b1 = b.cases["B1"]
+    pending = b.call("c10", wib(2025, 2, 21, 7, 0), 4)
+    with at(wib(2025, 2, 20, 16, 7)):
+        dispatch_services.assignment_acknowledge(assignment=b1.assignments.get(), actor=dispatcher)
+    with at(wib(2025, 2, 20, 16, 9)):
+        dispatch_services.assignment_on_scene(assignment=b1.assignments.get(), actor=dispatcher)
+    with at(wib(2025, 2, 21, 7, 1)):
+        services.call_set_outcome(call=pending, outcome=Call.Outcome.PRANK, actor=operator)
+        services.incident_change_category(
+            incident=b.cases["F2"], category=seeded.category("fallen-tree"), actor=operator
+        )
+    b.incident("N1", wib(2025, 2, 22, 9, 0), category="crime", agency="polrestabes", dispatch=40, ack=80, on_scene=400)
+
+    result = rollups.rollups_refresh()
+    refreshed = _snapshot()
+    rollups.rollups_rebuild()
+
+    assert result.incidents >= 3 and result.calls >= 1
+    assert refreshed == _snapshot()  # incremental == from scratch
+    filters = parse_report_filters({"period": "month", "date": "2025-02"})
+    report = selectors.full_report(supervisor, filters)
+    assert report.source == "rollups"
+    assert report.response.overall.response.count == 8  # B1 (540 s) and N1 (400 s) arrived
+    assert report.calls.by_outcome[3].key == "prank" and report.calls.by_outcome[3].count == 3
+    assert _figures(supervisor, {"period": "month", "date": "2025-02"}, selectors.RollupSource) == _figures(
+        supervisor, {"period": "month", "date": "2025-02"}, selectors.RawSource
+    )
+
+
+def test_refresh_is_safe_to_repeat_and_waits_for_a_first_build(february):
+    assert rollups.rollups_refresh() is None  # nothing built yet: the figures keep reading the raw tables
+    assert report_rollups_refresh_task() is None
+
+    rollups.rollups_rebuild()
+    first = report_rollups_refresh_task()
+    before = _snapshot()
+    second = rollups.rollups_refresh()
+
+    assert first is not None and second is not None
+    assert _snapshot() == before
+    state = RollupState.objects.get()
+    assert state.last_timeline_id == max(Incident.objects.values_list("timeline__pk", flat=True))
+
+
+def test_the_rebuild_command(february, capsys):
+    call_command("report_rollups_rebuild")
+
+    assert "10 incidents" in capsys.readouterr().out
+    assert IncidentFact.objects.count() == Incident.objects.count() == 10
+    call_command("report_rollups_rebuild", "--refresh")
+    assert RollupState.objects.get().refreshed_at is not None
+
+
+def test_facts_hold_the_raw_expressions(february):
+    rollups.rollups_rebuild()
+
+    f5 = IncidentFact.objects.get(pk=february.cases["F5"].pk)
+    assert (str(f5.day), f5.hour) == ("2025-02-28", 23)  # local, not UTC
+    assert (f5.response_s, f5.dispatch_s, f5.acknowledge_s) == (900.0, 120.0, 280.0)
+    assert (f5.response_in_category, f5.dispatch_in_category) == (False, False)
+    x1 = IncidentFact.objects.get(pk=february.cases["X1"].pk)
+    assert x1.response_s is None and x1.response_in_category is None
+    c1 = CallFact.objects.get(pk=february.calls["c1"].pk)
+    assert (c1.answer_s, c1.processing_s, c1.hour) == (8.0, 30.0, 8)
+    assert CallFact.objects.get(pk=february.calls["c8"].pk).answer_s is None
+    assert CallFact.objects.get(pk=february.calls["c3"].pk).processing_s is None
+    first = AssignmentFact.objects.get(incident_id=february.cases["F1"].pk)
+    assert first.first_of_agency and first.response_s == 300.0 and first.acknowledge_s == 60.0
+    assert timedelta(seconds=first.dispatch_s) == timedelta(seconds=30)
