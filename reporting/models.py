@@ -153,6 +153,15 @@ class AssignmentFact(models.Model):
     first_of_agency = models.BooleanField(
         help_text="The agency's first assignment on the incident (counts cases once)."
     )
+    # The incident's own figures, copied so an agency's report reads its rows only (first_of_agency).
+    status = models.CharField(max_length=20)
+    priority = models.PositiveSmallIntegerField()
+    hour = models.PositiveSmallIntegerField(help_text="Local hour the incident was received.")
+    incident_response_s = models.FloatField(null=True)
+    incident_dispatch_s = models.FloatField(null=True)
+    incident_acknowledge_s = models.FloatField(null=True)
+    incident_response_in_category = models.BooleanField(null=True)
+    incident_dispatch_in_category = models.BooleanField(null=True)
     response_s = models.FloatField(null=True)
     dispatch_s = models.FloatField(null=True)
     acknowledge_s = models.FloatField(null=True)
@@ -206,3 +215,36 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"rollups refreshed {self.refreshed_at}"
+
+
+class CallDailyStat(models.Model):
+    """Calls per local day, hour, region, channel and outcome, with the answering counts.
+
+    Call figures follow only the period, region and channel, and call visibility is by region, so
+    these counts answer every call count of a report exactly; only the answer-time percentiles
+    read the call facts. Recomputed for the days of the calls each refresh touches.
+    """
+
+    day = models.DateField()
+    region = models.ForeignKey("incidents.Region", **_DERIVED)
+    channel = models.CharField(max_length=20)
+    hour = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=20)
+    calls = models.PositiveIntegerField()
+    answered = models.PositiveIntegerField()
+    answer_10s = models.PositiveIntegerField()
+    answer_15s = models.PositiveIntegerField()
+    answer_20s = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(help_text="Answered emergency calls whose incident was dispatched.")
+    processing_60s = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "region", "channel", "hour", "outcome"], name="call_daily_stat_unique_cell"
+            )
+        ]
+        indexes = [models.Index(fields=["region", "day"], name="call_daily_stat_region_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.hour:02d}h {self.channel} {self.outcome}: {self.calls}"

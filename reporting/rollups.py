@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from django.db import transaction
-from django.db.models import BooleanField, Case, Exists, ExpressionWrapper, F, Max, OuterRef, Q, When
+from django.db.models import BooleanField, Case, Count, Exists, ExpressionWrapper, F, Max, OuterRef, Q, When
 from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from incidents.models import Call, Incident, TimelineEvent
 
 from .db import Seconds
 from .filters import report_timezone
-from .models import AssignmentFact, CallFact, IncidentFact, RollupState
+from .models import AssignmentFact, CallDailyStat, CallFact, IncidentFact, RollupState
 
 BATCH = 2000
 # Ids below the last one read that are read again, so a transaction that committed late (its id
@@ -109,55 +109,37 @@ def assignment_facts(assignments) -> Iterator[AssignmentFact]:
     earlier_of_agency = Assignment.objects.filter(
         incident_id=OuterRef("incident_id"), agency_id=OuterRef("agency_id"), pk__lt=OuterRef("pk")
     )
-    rows = assignments.annotate(
-        f_day=TruncDate("incident__received_at", tzinfo=tz),
-        f_first=~Exists(earlier_of_agency),
-        f_response=Seconds(F("on_scene_at"), F("incident__received_at")),
-        f_dispatch=Seconds(F("requested_at"), F("incident__received_at")),
-        f_acknowledge=Seconds(F("acknowledged_at"), F("requested_at")),
-        f_response_cat=_flag(Q(on_scene_at__lte=F("incident__response_due_at"))),
-        f_dispatch_cat=_flag(Q(requested_at__lte=F("incident__dispatch_due_at"))),
-        f_acknowledge_cat=_flag(Q(acknowledged_at__lte=F("acknowledge_due_at"))),
-    ).values_list(
-        "pk",
-        "incident_id",
-        "agency_id",
-        "unit_id",
-        "incident__region_id",
-        "incident__district_id",
-        "incident__category_id",
-        "incident__channel",
-        "f_day",
-        "f_first",
-        "f_response",
-        "f_dispatch",
-        "f_acknowledge",
-        "f_response_cat",
-        "f_dispatch_cat",
-        "f_acknowledge_cat",
-    )
-    for pk, incident, agency, unit, region, district, category, channel, day, first, *rest in rows.iterator(
-        chunk_size=BATCH
-    ):
-        response, dispatch, acknowledge, response_cat, dispatch_cat, acknowledge_cat = rest
-        yield AssignmentFact(
-            assignment_id=pk,
-            incident_id=incident,
-            agency_id=agency,
-            unit_id=unit,
-            region_id=region,
-            district_id=district,
-            category_id=category,
-            channel=channel,
-            day=day,
-            first_of_agency=first,
-            response_s=response,
-            dispatch_s=dispatch,
-            acknowledge_s=acknowledge,
-            response_in_category=response_cat,
-            dispatch_in_category=dispatch_cat,
-            acknowledge_in_category=acknowledge_cat,
-        )
+    columns = {
+        "assignment_id": F("pk"),
+        "incident_id": F("incident_id"),
+        "agency_id": F("agency_id"),
+        "unit_id": F("unit_id"),
+        "region_id": F("incident__region_id"),
+        "district_id": F("incident__district_id"),
+        "category_id": F("incident__category_id"),
+        "channel": F("incident__channel"),
+        "day": TruncDate("incident__received_at", tzinfo=tz),
+        "first_of_agency": ~Exists(earlier_of_agency),
+        "response_s": Seconds(F("on_scene_at"), F("incident__received_at")),
+        "dispatch_s": Seconds(F("requested_at"), F("incident__received_at")),
+        "acknowledge_s": Seconds(F("acknowledged_at"), F("requested_at")),
+        "response_in_category": _flag(Q(on_scene_at__lte=F("incident__response_due_at"))),
+        "dispatch_in_category": _flag(Q(requested_at__lte=F("incident__dispatch_due_at"))),
+        "acknowledge_in_category": _flag(Q(acknowledged_at__lte=F("acknowledge_due_at"))),
+        # The incident's own figures (the same expressions as incident_facts).
+        "status": F("incident__status"),
+        "priority": F("incident__priority"),
+        "hour": ExtractHour("incident__received_at", tzinfo=tz),
+        "incident_response_s": Seconds(F("incident__first_on_scene_at"), F("incident__received_at")),
+        "incident_dispatch_s": Seconds(F("incident__first_dispatched_at"), F("incident__received_at")),
+        "incident_acknowledge_s": Seconds(F("incident__first_acknowledged_at"), F("incident__first_dispatched_at")),
+        "incident_response_in_category": _flag(Q(incident__first_on_scene_at__lte=F("incident__response_due_at"))),
+        "incident_dispatch_in_category": _flag(Q(incident__first_dispatched_at__lte=F("incident__dispatch_due_at"))),
+    }
+    aliases = {f"f_{name}": expression for name, expression in columns.items()}
+    rows = assignments.annotate(**aliases).values_list(*aliases)
+    for values in rows.iterator(chunk_size=BATCH):
+        yield AssignmentFact(**dict(zip(columns, values, strict=True)))
 
 
 PROCESSED = Q(outcome=Call.Outcome.EMERGENCY, answered_at__isnull=False, incident__first_dispatched_at__isnull=False)
@@ -208,10 +190,38 @@ def _refresh_incidents(incident_ids: list[int]) -> tuple[int, int]:
 
 
 def _refresh_calls(call_ids: Iterable[int]) -> int:
-    written = 0
+    written, days = 0, set()
     for chunk in _chunks(sorted(set(call_ids))):
         written += _upsert(CallFact, call_facts(Call.objects.filter(pk__in=chunk)), CALL_FACT_FIELDS, "call")
+        days.update(CallFact.objects.filter(pk__in=chunk).values_list("day", flat=True).distinct())
+    _refresh_call_days(days)
     return written
+
+
+def call_daily_stats(call_facts_queryset) -> Iterator[CallDailyStat]:
+    """The daily counts, aggregated in the database from the call facts."""
+    within = {f"answer_{s}s": Count("pk", filter=Q(answer_s__lte=float(s))) for s in (10, 15, 20)}
+    rows = (
+        call_facts_queryset.values("day", "region_id", "channel", "hour", "outcome")
+        .annotate(
+            calls=Count("pk"),
+            answered=Count("answer_s"),
+            **within,
+            processed=Count("processing_s"),
+            processing_60s=Count("pk", filter=Q(processing_s__lte=60.0)),
+        )
+        .order_by()
+    )
+    for row in rows.iterator(chunk_size=BATCH):
+        yield CallDailyStat(**row)
+
+
+def _refresh_call_days(days: Iterable) -> None:
+    """Recompute the daily call counts of these local days (all regions) from the call facts."""
+    for chunk in _chunks(sorted(set(days)), 31):
+        CallDailyStat.objects.filter(day__in=chunk).delete()
+        for batch in _chunks(call_daily_stats(CallFact.objects.filter(day__in=chunk))):
+            CallDailyStat.objects.bulk_create(batch)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -234,6 +244,7 @@ def rollups_rebuild() -> RollupResult:
         IncidentFact.objects.all().delete()
         AssignmentFact.objects.all().delete()
         CallFact.objects.all().delete()
+        CallDailyStat.objects.all().delete()
         result = RollupResult(
             incidents=_upsert(
                 IncidentFact, incident_facts(Incident.objects.order_by("pk")), INCIDENT_FACT_FIELDS, "incident"
@@ -246,6 +257,8 @@ def rollups_rebuild() -> RollupResult:
             ),
             calls=_upsert(CallFact, call_facts(Call.objects.order_by("pk")), CALL_FACT_FIELDS, "call"),
         )
+        for batch in _chunks(call_daily_stats(CallFact.objects.all())):
+            CallDailyStat.objects.bulk_create(batch)
         state.rebuilt_at = state.refreshed_at = timezone.now()
         state.save()
     return result

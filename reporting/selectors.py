@@ -35,8 +35,8 @@ from functools import cached_property
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import ExtractHour, TruncDate
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, ExtractHour, TruncDate
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -49,7 +49,7 @@ from incidents.selectors import call_list_for_user, incident_list_for_user
 
 from .db import AnyOf, Percentiles, Seconds
 from .filters import ReportFilters, report_timezone
-from .models import AssignmentFact, CalendarMarker, CallFact, IncidentFact, RollupState
+from .models import AssignmentFact, CalendarMarker, CallDailyStat, CallFact, IncidentFact, RollupState
 
 FRACTIONS = (0.5, 0.9, 0.95)
 WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)  # ISO: Monday = 1
@@ -133,6 +133,7 @@ class RawSource:
     """The operational tables, through the permission selectors themselves."""
 
     name = "raw"
+    incident_key = "pk"  # the incident id in the rows of ``incidents()``
 
     def __init__(self, tz):
         self.tz = tz
@@ -179,6 +180,24 @@ class RawSource:
 
     def calls(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
         return _call_dimensions(call_list_for_user(user), filters).filter(_any(self.call_in_period, periods))
+
+    def call_counts(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+        """What call counts are summed over: the calls themselves here."""
+        return self.calls(user, filters, periods)
+
+    def call_total(self, condition: Q | None = None):
+        return Count("pk", filter=condition)
+
+    def call_count_aggregates(self) -> dict:
+        """Calls, answered, answered within 10/15/20 s, processed and processed within 60 s."""
+        answer, processing = self.c_answer, self.c_processing
+        return {
+            "calls": Count("pk"),
+            "answered": Count("pk", filter=self.c_answered),
+            **{f"answer_{s}s": Count("pk", filter=LessThanOrEqual(answer, Value(float(s)))) for s in (10, 15, 20)},
+            "processed": Count("pk", filter=self.c_processed),
+            "processing_60s": Count("pk", filter=self.c_processed & Q(LessThanOrEqual(processing, Value(60.0)))),
+        }
 
     def assignments(self, user, filters: ReportFilters, incidents: QuerySet) -> QuerySet:
         """Assignments of the given (visible, filtered) incidents; only the agency's own with an agency filter."""
@@ -234,7 +253,7 @@ class RollupSource(RawSource):
         if filters.agency is not None:
             if on_incident:
                 assigned = AssignmentFact.objects.filter(days, agency_id=filters.agency.pk).values("incident_id")
-                queryset = queryset.filter(pk__in=assigned)
+                queryset = queryset.filter(**{f"{self.incident_key}__in": assigned})
             else:
                 queryset = queryset.filter(agency_id=filters.agency.pk)
         return queryset
@@ -308,16 +327,26 @@ class RollupSource(RawSource):
             facts = facts.filter(AnyOf(F("pk"), self._visible_ids(user, periods)))
         return self._dimensions(facts, filters, days, on_incident=True)
 
-    def calls(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+    def calls(self, user, filters: ReportFilters, periods: list[tuple[date, date]], model=CallFact) -> QuerySet:
         # The rule of incidents.selectors.call_list_for_user, on the call facts.
         access = access_for(user)
         if access.is_superuser or access.reads_everything or access.cc_all_regions:
-            calls = CallFact.objects.all()
+            calls = model.objects.all()
         elif access.is_command_center:
-            calls = CallFact.objects.filter(region_id__in=access.cc_region_ids)
+            calls = model.objects.filter(region_id__in=access.cc_region_ids)
         else:
-            return CallFact.objects.none()
+            return model.objects.none()
         return _call_dimensions(calls, filters).filter(_any(self.call_in_period, periods))
+
+    def call_counts(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+        return self.calls(user, filters, periods, model=CallDailyStat)
+
+    def call_total(self, condition: Q | None = None):
+        return Coalesce(Sum("calls", filter=condition), 0)
+
+    def call_count_aggregates(self) -> dict:
+        names = ("calls", "answered", "answer_10s", "answer_15s", "answer_20s", "processed", "processing_60s")
+        return {name: Coalesce(Sum(name), 0) for name in names}
 
     def assignments(self, user, filters: ReportFilters, incidents: QuerySet) -> QuerySet:
         days = self.in_period(filters.start_date, filters.end_date)
@@ -333,6 +362,37 @@ class RollupSource(RawSource):
         return self._dimensions(assignments, filters, days, on_incident=False)
 
 
+class AgencyRollupSource(RollupSource):
+    """One agency's own report: its rows of ``AssignmentFact`` (one per incident it was dispatched
+    to, ``first_of_agency``) carry the incident's figures, so the report reads the agency's rows
+    through the (agency, day) index instead of the whole city's month.
+
+    Used for a principal of exactly one agency (no unit, not the command center) without live
+    shares — then its visible incidents are exactly the incidents its agency was dispatched to.
+    """
+
+    incident_key = "incident_id"
+
+    def __init__(self, tz, agency_id: int):
+        super().__init__(tz)
+        self.agency_id = agency_id
+        self.response = F("incident_response_s")
+        self.dispatch = F("incident_dispatch_s")
+        self.acknowledge = F("incident_acknowledge_s")
+        self.response_in_category = Q(incident_response_in_category=True)
+        self.dispatch_in_category = Q(incident_dispatch_in_category=True)
+
+    def incidents(self, user, filters: ReportFilters, periods: list[tuple[date, date]]) -> QuerySet:
+        days = _any(self.in_period, periods)
+        rows = AssignmentFact.objects.filter(days, agency_id=self.agency_id, first_of_agency=True)
+        return self._dimensions(rows, filters, days, on_incident=True)
+
+    def assignments(self, user, filters: ReportFilters, incidents: QuerySet) -> QuerySet:
+        days = self.in_period(filters.start_date, filters.end_date)
+        assignments = AssignmentFact.objects.filter(days, incident_id__in=incidents.values("incident_id"))
+        return self._dimensions(assignments, filters, days, on_incident=False)
+
+
 def _any(period_q, periods: list[tuple[date, date]]) -> Q:
     combined = Q()
     for start_date, end_date in periods:
@@ -340,12 +400,26 @@ def _any(period_q, periods: list[tuple[date, date]]) -> Q:
     return combined
 
 
-def report_source(tz=None) -> RawSource:
-    """The reporting tables once they have been built (and ``REPORT_USE_ROLLUPS`` is on), else raw."""
+def report_source(tz=None, user=None) -> RawSource:
+    """The reporting tables once they have been built (and ``REPORT_USE_ROLLUPS`` is on), else raw.
+
+    With ``user``: an agency principal's own rows when that covers exactly what it may see.
+    """
     tz = tz or report_timezone()
-    if settings.REPORT_USE_ROLLUPS and RollupState.objects.filter(pk=1, rebuilt_at__isnull=False).exists():
-        return RollupSource(tz)
-    return RawSource(tz)
+    if not (settings.REPORT_USE_ROLLUPS and RollupState.objects.filter(pk=1, rebuilt_at__isnull=False).exists()):
+        return RawSource(tz)
+    if user is not None:
+        access = access_for(user)
+        agencies = access.agency_ids
+        if (
+            len(agencies) == 1
+            and not access.sees_everything
+            and not access.is_command_center
+            and not access.unit_ids
+            and not IncidentShare.objects.active(timezone.now()).filter(agency_id__in=agencies).exists()
+        ):
+            return AgencyRollupSource(tz, next(iter(agencies)))
+    return RollupSource(tz)
 
 
 def _call_dimensions(queryset: QuerySet, filters: ReportFilters) -> QuerySet:
@@ -358,10 +432,6 @@ def _call_dimensions(queryset: QuerySet, filters: ReportFilters) -> QuerySet:
 
 def source_incidents(source: RawSource, user, filters: ReportFilters) -> QuerySet:
     return source.incidents(user, filters, [(filters.start_date, filters.end_date)])
-
-
-def source_calls(source: RawSource, user, filters: ReportFilters) -> QuerySet:
-    return source.calls(user, filters, [(filters.start_date, filters.end_date)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -528,7 +598,7 @@ def response_times(
 ) -> ResponseTimes:
     """Response, dispatch and acknowledge times overall, per agency and per district (3 queries)."""
     ref = ref or Reference()
-    source = source or report_source(filters.tz)
+    source = source or report_source(filters.tz, user)
     target_seconds = settings.RESPONSE_TARGET_MINUTES * 60
     min_cases = settings.REPORT_MIN_CASES_FOR_RANKING
     incidents = source_incidents(source, user, filters)
@@ -582,10 +652,14 @@ class CallOutcomes:
 
 def call_outcomes(user, filters: ReportFilters, *, source: RawSource | None = None) -> CallOutcomes:
     """Calls by outcome and the prank share (1 query)."""
-    source = source or report_source(filters.tz)
+    source = source or report_source(filters.tz, user)
+    periods = [(filters.start_date, filters.end_date)]
     counts = {
         row["outcome"]: row["n"]
-        for row in source_calls(source, user, filters).values("outcome").annotate(n=Count("pk")).order_by()
+        for row in source.call_counts(user, filters, periods)
+        .values("outcome")
+        .annotate(n=source.call_total())
+        .order_by()
     }
     total = sum(counts.values())
     decided = total - counts.get(Call.Outcome.PENDING, 0)
@@ -687,24 +761,14 @@ def shift_labels(starts: list[int] | None = None) -> list[str]:
 
 def call_answering(user, filters: ReportFilters, *, source: RawSource | None = None) -> CallAnswering:
     """Answering and call processing against NENA / NFPA, per hour of day and shift (2 queries)."""
-    source = source or report_source(filters.tz)
-    calls = source_calls(source, user, filters)
+    source = source or report_source(filters.tz, user)
+    periods = [(filters.start_date, filters.end_date)]
+    calls, counts = source.calls(user, filters, periods), source.call_counts(user, filters, periods)
     if not filters.channel:
-        calls = calls.filter(channel=Channel.PHONE_112)
+        calls, counts = calls.filter(channel=Channel.PHONE_112), counts.filter(channel=Channel.PHONE_112)
     answer, processing, is_processed = source.c_answer, source.c_processing, source.c_processed
     per_hour = (
-        calls.annotate(f_hour=source.c_hour)
-        .values("f_hour")
-        .annotate(
-            calls=Count("pk"),
-            answered=Count("pk", filter=source.c_answered),
-            answer_10s=Count("pk", filter=LessThanOrEqual(answer, Value(10.0))),
-            answer_15s=Count("pk", filter=LessThanOrEqual(answer, Value(15.0))),
-            answer_20s=Count("pk", filter=LessThanOrEqual(answer, Value(20.0))),
-            processed=Count("pk", filter=is_processed),
-            processing_60s=Count("pk", filter=is_processed & Q(LessThanOrEqual(processing, Value(60.0)))),
-        )
-        .order_by()
+        counts.annotate(f_hour=source.c_hour).values("f_hour").annotate(**source.call_count_aggregates()).order_by()
     )
     hours = {h: AnsweringRow(key=str(h), label=f"{h:02d}:00") for h in range(24)}
     for row in per_hour:
@@ -760,22 +824,25 @@ class IncidentBreakdown:
 def incident_breakdown(
     user, filters: ReportFilters, *, ref: Reference | None = None, source: RawSource | None = None
 ) -> IncidentBreakdown:
-    """Incident counts by status, category, priority, district and channel (2 queries + labels)."""
+    """Incident counts by status, category, priority, district and channel (1 query + labels)."""
     ref = ref or Reference()
-    source = source or report_source(filters.tz)
+    source = source or report_source(filters.tz, user)
     incidents = source_incidents(source, user, filters)
     status_counts: dict[str, int] = {}
     priority_counts: dict[int, int] = {}
     channel_counts: dict[str, int] = {}
-    for row in incidents.values("status", "priority", "channel").annotate(n=Count("pk")).order_by():
-        status_counts[row["status"]] = status_counts.get(row["status"], 0) + row["n"]
-        priority_counts[row["priority"]] = priority_counts.get(row["priority"], 0) + row["n"]
-        channel_counts[row["channel"]] = channel_counts.get(row["channel"], 0) + row["n"]
     category_counts: dict[int, int] = {}
     district_counts: dict[int | None, int] = {}
-    for row in incidents.values("category_id", "district_id").annotate(n=Count("pk")).order_by():
-        category_counts[row["category_id"]] = category_counts.get(row["category_id"], 0) + row["n"]
-        district_counts[row["district_id"]] = district_counts.get(row["district_id"], 0) + row["n"]
+    # One pass over the period's incidents; the five breakdowns are sums over its cells.
+    cells = incidents.values("status", "priority", "channel", "category_id", "district_id").annotate(n=Count("pk"))
+    for status, priority, channel, category, district, n in cells.order_by().values_list(
+        "status", "priority", "channel", "category_id", "district_id", "n"
+    ):
+        status_counts[status] = status_counts.get(status, 0) + n
+        priority_counts[priority] = priority_counts.get(priority, 0) + n
+        channel_counts[channel] = channel_counts.get(channel, 0) + n
+        category_counts[category] = category_counts.get(category, 0) + n
+        district_counts[district] = district_counts.get(district, 0) + n
     total = sum(status_counts.values())
 
     def rows(choices, counts) -> list[CountRow]:
@@ -871,8 +938,10 @@ def sla_summary(
     except ImportError:  # pragma: no cover - the SLA engine is not installed
         return SlaSummary(available=False, totals=SlaRow("all", _("All")), by_agency=[], by_category=[])
     ref = ref or Reference()
-    source = source or report_source(filters.tz)
-    events = SlaEvent.objects.filter(incident_id__in=source_incidents(source, user, filters).values("pk"))
+    source = source or report_source(filters.tz, user)
+    events = SlaEvent.objects.filter(
+        incident_id__in=source_incidents(source, user, filters).values(source.incident_key)
+    )
     totals = SlaRow("all", _("All"))
     categories: dict[int, SlaRow] = {}
     for row in events.values("incident__category_id", "target", "level").annotate(n=Count("pk")).order_by():
@@ -1018,7 +1087,7 @@ def calendar_markers(start: date, end: date) -> list[Marker]:
 
 def time_patterns(user, filters: ReportFilters, *, source: RawSource | None = None) -> TimePatterns:
     """Incidents by weekday × hour (local), and incidents and calls per local day (3 queries)."""
-    source = source or report_source(filters.tz)
+    source = source or report_source(filters.tz, user)
     incidents = source_incidents(source, user, filters)
     heatmap = [[0] * 24 for _ in WEEKDAYS]
     per_day: dict[date, int] = {}
@@ -1028,10 +1097,10 @@ def time_patterns(user, filters: ReportFilters, *, source: RawSource | None = No
         heatmap[day.isoweekday() - 1][hour] += n
         per_day[day] = per_day.get(day, 0) + n
     calls_per_day = dict(
-        source_calls(source, user, filters)
+        source.call_counts(user, filters, [(filters.start_date, filters.end_date)])
         .annotate(f_day=source.c_day)
         .values("f_day")
-        .annotate(n=Count("pk"))
+        .annotate(n=source.call_total())
         .order_by()
         .values_list("f_day", "n")
     )
@@ -1110,7 +1179,7 @@ def comparison(
     ``current``: the period's own figures when the caller already has them (the full report),
     so only the two other periods are read.
     """
-    source = source or report_source(filters.tz)
+    source = source or report_source(filters.tz, user)
     periods = [("previous", filters.previous()), ("year_before", filters.year_before())]
     if current is None:
         periods.insert(0, ("current", filters))
@@ -1130,13 +1199,13 @@ def comparison(
             f"{key}_resp_in": Count("pk", filter=received & Q(LessThanOrEqual(response, Value(target)))),
         }
         call_aggregates |= {
-            f"{key}_calls": Count("pk", filter=started),
-            f"{key}_decided": Count("pk", filter=started & ~Q(outcome=Call.Outcome.PENDING)),
-            f"{key}_prank": Count("pk", filter=started & Q(outcome=Call.Outcome.PRANK)),
+            f"{key}_calls": source.call_total(started),
+            f"{key}_decided": source.call_total(started & ~Q(outcome=Call.Outcome.PENDING)),
+            f"{key}_prank": source.call_total(started & Q(outcome=Call.Outcome.PRANK)),
         }
     spans = [(period.start_date, period.end_date) for _key, period in periods]
     inc = source.incidents(user, filters, spans).aggregate(**incident_aggregates)
-    cal = source.calls(user, filters, spans).aggregate(**call_aggregates)
+    cal = source.call_counts(user, filters, spans).aggregate(**call_aggregates)
     figures = {} if current is None else {"current": current}
     for key, period in periods:
         pct = inc[f"{key}_resp_pct"] or [None, None]
@@ -1147,7 +1216,7 @@ def comparison(
             end_date=period.end_date,
             incidents=inc[f"{key}_n"],
             resolved=inc[f"{key}_resolved"],
-            calls=cal[f"{key}_calls"],
+            calls=cal[f"{key}_calls"] or 0,
             prank_share=share(cal[f"{key}_prank"], cal[f"{key}_decided"]),
             response_count=inc[f"{key}_resp_n"],
             response_median=_seconds(pct[0]),
@@ -1227,7 +1296,7 @@ def full_report(user, filters: ReportFilters) -> Report:
 
 def _full_report(user, filters: ReportFilters) -> Report:
     ref = Reference()
-    source = report_source(filters.tz)
+    source = report_source(filters.tz, user)
     region_name = report_region_name(filters)
     incidents = incident_breakdown(user, filters, ref=ref, source=source)
     calls = call_outcomes(user, filters, source=source)

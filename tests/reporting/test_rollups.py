@@ -14,7 +14,7 @@ from incidents import services
 from incidents.models import Call, Incident
 from reporting import rollups, selectors
 from reporting.filters import parse_report_filters
-from reporting.models import AssignmentFact, CallFact, IncidentFact, RollupState
+from reporting.models import AssignmentFact, CallDailyStat, CallFact, IncidentFact, RollupState
 from reporting.tasks import report_rollups_refresh_task
 from semarang112.api.authentication import ApiClientPrincipal
 from semarang112.api.models import ApiClient
@@ -86,9 +86,12 @@ def principals(february, seeded, supervisor, operator, dispatcher, damkar_superv
 
 
 def _figures(user, params, source_class) -> dict:
-    """Every period figure of a report, read from one source, as plain data."""
+    """Every period figure of a report, read from one source, as plain data.
+
+    ``source_class`` None: the source ``report_source`` picks for this principal.
+    """
     filters = parse_report_filters(params)
-    source = source_class(filters.tz)
+    source = selectors.report_source(filters.tz, user) if source_class is None else source_class(filters.tz)
     result = {
         "incidents": selectors.incident_breakdown(user, filters, source=source),
         "calls": selectors.call_outcomes(user, filters, source=source),
@@ -101,26 +104,38 @@ def _figures(user, params, source_class) -> dict:
     return {key: dataclasses.asdict(value) for key, value in result.items()}
 
 
+def _ids(source, user, filters) -> set[int]:
+    rows = source.incidents(user, filters, [(filters.start_date, filters.end_date)])
+    return set(rows.values_list(source.incident_key, flat=True))
+
+
 @pytest.mark.parametrize("params", FILTER_SETS, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
-def test_every_principal_sees_the_same_incidents_in_both(principals, params):
+def test_every_principal_sees_the_same_incidents_in_both(principals, params, settings):
+    settings.REPORT_USE_ROLLUPS = True
     filters = parse_report_filters(params)
     raw, facts = selectors.RawSource(filters.tz), selectors.RollupSource(filters.tz)
     seen_somewhere = False
     for name, user in principals.items():
         expected = set(selectors.report_incidents(user, filters).values_list("pk", flat=True))
-        assert (
-            set(raw.incidents(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True))
-            == expected
-        ), name
-        got = set(facts.incidents(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True))
-        assert got == expected, name
+        assert _ids(raw, user, filters) == expected, name
+        assert _ids(facts, user, filters) == expected, name
+        assert _ids(selectors.report_source(filters.tz, user), user, filters) == expected, name
         seen_somewhere |= bool(expected)
-        raw_calls = set(raw.calls(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True))
-        fact_calls = set(
-            facts.calls(user, filters, [(filters.start_date, filters.end_date)]).values_list("pk", flat=True)
-        )
-        assert fact_calls == raw_calls, name
+        period = [(filters.start_date, filters.end_date)]
+        raw_calls = set(raw.calls(user, filters, period).values_list("pk", flat=True))
+        assert set(facts.calls(user, filters, period).values_list("pk", flat=True)) == raw_calls, name
     assert seen_somewhere
+
+
+def test_an_agency_without_shares_reads_its_own_rows(principals, settings):
+    settings.REPORT_USE_ROLLUPS = True
+
+    assert type(selectors.report_source(None, principals["damkar"])) is selectors.AgencyRollupSource
+    assert type(selectors.report_source(None, principals["satpol (share)"])) is selectors.RollupSource
+    assert type(selectors.report_source(None, principals["field officer"])) is selectors.RollupSource
+    assert type(selectors.report_source(None, principals["center"])) is selectors.RollupSource
+    settings.REPORT_USE_ROLLUPS = False
+    assert type(selectors.report_source(None, principals["damkar"])) is selectors.RawSource
 
 
 def test_the_scopes_differ_where_they_should(principals):
@@ -142,22 +157,28 @@ def test_the_scopes_differ_where_they_should(principals):
 
 @pytest.mark.parametrize("params", FILTER_SETS[:4] + FILTER_SETS[6:7], ids=["feb", "mar", "day", "custom", "agency"])
 @pytest.mark.parametrize("who", ["center", "damkar", "satpol (share)", "superuser"])
-def test_every_figure_is_the_same_from_both(principals, params, who):
+def test_every_figure_is_the_same_from_both(principals, params, who, settings):
+    settings.REPORT_USE_ROLLUPS = True
     user = principals[who]
 
     raw = _figures(user, params, selectors.RawSource)
-    facts = _figures(user, params, selectors.RollupSource)
 
-    assert facts == raw
+    assert _figures(user, params, selectors.RollupSource) == raw
+    assert _figures(user, params, None) == raw  # the source picked for this principal
 
 
-def _snapshot() -> tuple[list, list, list]:
+def _snapshot() -> tuple[list, ...]:
     def rows(model):
         return sorted(
             tuple(getattr(obj, f.attname) for f in model._meta.concrete_fields) for obj in model.objects.all()
         )
 
-    return rows(IncidentFact), rows(AssignmentFact), rows(CallFact)
+    def counts(model):
+        return sorted(
+            tuple(getattr(obj, f.attname) for f in model._meta.concrete_fields[1:]) for obj in model.objects.all()
+        )
+
+    return rows(IncidentFact), rows(AssignmentFact), rows(CallFact), counts(CallDailyStat)
 
 
 def test_the_refresh_catches_up_with_changes(february, seeded, operator, dispatcher, supervisor, settings):
