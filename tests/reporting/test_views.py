@@ -82,3 +82,14 @@ def test_an_agency_supervisor_sees_its_own_report(client, february, damkar_super
 
     assert response.status_code == 200
     assert response.context["report"].incidents.total == 5
+
+
+@pytest.mark.parametrize("model", ["calendarmarker", "reportexport", "rollupstate"])
+def test_the_admin_lists_reporting_records(client, seeded, model):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+
+    response = client.get(reverse(f"admin:reporting_{model}_changelist"))
+
+    assert response.status_code == 200, response.content[:500]

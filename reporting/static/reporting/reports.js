@@ -89,7 +89,7 @@
   make("chart-categories", {
     type: "bar",
     data: { labels: data.categories.labels, datasets: [{ label: data.categories.title, data: data.categories.values, backgroundColor: "#455a64" }] },
-    options: { indexAxis: "y", plugins: { legend: { display: false } } }
+    options: { indexAxis: "y", scales: { y: { ticks: { autoSkip: false } } }, plugins: { legend: { display: false } } }
   });
 
   var a = data.answering;
@@ -121,7 +121,11 @@
         { label: g.titles.p90, data: g.p90, backgroundColor: "rgba(198, 40, 40, 0.6)" }
       ]
     },
-    options: { indexAxis: "y", scales: { x: { beginAtZero: true } }, plugins: { targetLine: { axis: "x", value: g.target } } },
+    options: {
+      indexAxis: "y",
+      scales: { x: { beginAtZero: true }, y: { ticks: { autoSkip: false } } },
+      plugins: { targetLine: { axis: "x", value: g.target } }
+    },
     plugins: [targetLine]
   });
 
