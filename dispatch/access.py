@@ -15,12 +15,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from semarang112.exceptions import Forbidden
+from semarang112.exceptions import ApplicationError, Forbidden
 
-from .models import COMMAND_CENTER_ROLES, Agency, Assignment, Membership, Role
+from .models import (
+    COMMAND_CENTER_ROLES,
+    Agency,
+    Assignment,
+    IncidentGroupObjectPermission,
+    IncidentShare,
+    Membership,
+    Role,
+)
 
 # ------------------------------------------------------------------------------------------------
 # Actions
@@ -134,6 +143,7 @@ class Access:
     unit_ids: frozenset[int] = frozenset()
     reads_everything: bool = False  # auditors and administrators
     is_auditor: bool = False
+    is_administrator: bool = False
     # Integration clients only.
     is_api_client: bool = False
     scopes: frozenset[str] | None = None
@@ -204,14 +214,15 @@ def _user_access(user) -> Access:
     cc_all = False
     agency_roles: dict[int, set[str]] = {}
     unit_ids: set[int] = set()
-    reads_everything = is_auditor = False
+    reads_everything = is_auditor = is_administrator = False
     rows = Membership.objects.filter(user=user, is_active=True, agency__is_active=True).values_list(
-        "role", "agency_id", "agency__kind", "agency__region_id", "unit_id"
+        "role", "agency_id", "agency__kind", "agency__region_id", "unit_id", "unit__agency_id"
     )
-    for role, agency_id, kind, region_id, unit_id in rows:
+    for role, agency_id, kind, region_id, unit_id, unit_agency_id in rows:
         if role in (Role.AUDITOR, Role.ADMINISTRATOR):
             reads_everything = True
             is_auditor = is_auditor or role == Role.AUDITOR
+            is_administrator = is_administrator or role == Role.ADMINISTRATOR
         elif role in COMMAND_CENTER_ROLES and kind == Agency.Kind.COMMAND_CENTER:
             cc_roles.add(role)
             if region_id is None:
@@ -220,7 +231,9 @@ def _user_access(user) -> Access:
                 cc_regions.add(region_id)
         elif role in AGENCY_ROLES:
             agency_roles.setdefault(agency_id, set()).add(role)
-            if role == Role.FIELD_OFFICER and unit_id is not None:
+            # Only a unit of the membership's own agency counts: a membership pointing at another
+            # agency's unit must not open that agency's assignments.
+            if role == Role.FIELD_OFFICER and unit_id is not None and unit_agency_id == agency_id:
                 unit_ids.add(unit_id)
     return Access(
         authenticated=True,
@@ -232,6 +245,7 @@ def _user_access(user) -> Access:
         unit_ids=frozenset(unit_ids),
         reads_everything=reads_everything,
         is_auditor=is_auditor,
+        is_administrator=is_administrator,
     )
 
 
@@ -282,16 +296,14 @@ def allowed_actions(principal, incident=None, assignment=None) -> set[str]:
     """Every action the principal may take on this incident / assignment (or globally, with neither).
 
     Assumes the incident is visible to the principal (callers fetch it through the selector).
+    On an incident (without an assignment) this costs at most two small queries for agency
+    principals (their assignments and live share grants there); otherwise none.
     """
     access = access_for(principal)
     if not access.authenticated:
         return set()
     if access.is_api_client:
-        actions = set(_client_actions(access))
-        if access.client_agency_id is not None:
-            if assignment is not None and assignment.agency_id != access.client_agency_id:
-                actions -= ASSIGNMENT_WORK
-        return actions
+        return _client_actions_on(access, incident, assignment)
     if access.is_superuser:
         return set(COMMAND_CENTER_ACTIONS[Role.SUPERVISOR]) | {UNIT_UPDATE, VOLUNTEER_UPDATE}
     actions: set[str] = set()
@@ -307,18 +319,52 @@ def allowed_actions(principal, incident=None, assignment=None) -> set[str]:
             for role in roles:
                 actions |= AGENCY_ACTIONS[role] - ASSIGNMENT_WORK
     else:
-        shared_level = _share_level(access, incident)
-        assigned_agencies = _assigned_agencies(access, incident)
-        if assigned_agencies or shared_level == "assist":
-            actions.add(INCIDENT_NOTE)
-        if shared_level == "assist":
-            actions.add(INCIDENT_SELF_DISPATCH)
-        # An agency supervisor whose agency works the incident may share it onwards; an agency
-        # that sees it only through a share may not.
-        if any(Role.AGENCY_SUPERVISOR in access.agency_roles.get(pk, ()) for pk in assigned_agencies):
-            actions.add(INCIDENT_SHARE)
+        actions |= _agency_incident_actions(access, incident)
     if incident is not None and assignment is None:
         actions -= ASSIGNMENT_WORK  # steps are always checked against a concrete assignment
+    return actions
+
+
+def _agency_incident_actions(access: Access, incident) -> set[str]:
+    """What the principal's agencies may do on an incident: notes where they work on it or assist,
+    joining with their own assignment on an assist share, sharing onwards for agency supervisors
+    of an agency the command center dispatched (never for one that has it only through a share)."""
+    if not access.agency_ids:
+        return set()
+    assigned = _assigned_agencies(access, incident)
+    assisting = {pk for pk, level in share_levels(access.agency_ids, incident).items() if level == "assist"}
+    actions: set[str] = set()
+    if assigned or assisting:
+        actions.add(INCIDENT_NOTE)
+    if assisting:
+        actions.add(INCIDENT_SELF_DISPATCH)
+    dispatched = {pk for pk, by_command_center in assigned.items() if by_command_center}
+    if any(Role.AGENCY_SUPERVISOR in access.agency_roles.get(pk, ()) for pk in dispatched):
+        actions.add(INCIDENT_SHARE)
+    return actions
+
+
+def _client_actions_on(access: Access, incident, assignment) -> set[str]:
+    """An integration client: its scopes, and for a client of an agency, that agency's part only."""
+    actions = set(_client_actions(access))
+    if access.client_agency_id is None:
+        return actions
+    if assignment is not None:
+        if assignment.agency_id != access.client_agency_id:
+            actions -= ASSIGNMENT_WORK
+        return actions
+    if incident is not None:
+        # Like its agency's staff: notes only where the agency works on or assists with the
+        # incident (never on a view share), and joining only on an assist share.
+        actions -= ASSIGNMENT_WORK | {INCIDENT_NOTE}
+        scopes = access.scopes or frozenset()
+        agency = frozenset({access.client_agency_id})
+        assigned = bool(_assigned_agencies(access, incident, agency_ids=agency))
+        assisting = share_levels(agency, incident).get(access.client_agency_id) == "assist"
+        if (assigned or assisting) and SCOPE_INCIDENTS_WRITE in scopes:
+            actions.add(INCIDENT_NOTE)
+        if assisting and SCOPE_ASSIGNMENTS_WRITE in scopes:
+            actions.add(INCIDENT_SELF_DISPATCH)
     return actions
 
 
@@ -337,6 +383,17 @@ def require(principal, action: str, *, incident=None, assignment=None) -> None:
         )
 
 
+def require_scope(principal, scope: str) -> None:
+    """Integration clients must hold ``scope`` (403 ``insufficient_scope``); staff pass through."""
+    access = access_for(principal)
+    if access.is_api_client and scope not in (access.scopes or ()):
+        raise Forbidden(
+            _("This client lacks the scope %(scope)s.") % {"scope": scope},
+            code="insufficient_scope",
+            extra={"scope": scope},
+        )
+
+
 def require_any_agency(principal, agency_ids: Iterable[int], action: str) -> None:
     """For agency-level resources (units, volunteers): the principal must hold ``action`` there."""
     access = access_for(principal)
@@ -351,6 +408,129 @@ def require_any_agency(principal, agency_ids: Iterable[int], action: str) -> Non
     raise Forbidden(_("You are not allowed to do this (%(action)s).") % {"action": action}, extra={"action": action})
 
 
+# ------------------------------------------------------------------------------------------------
+# Shares: django-guardian group grants on the incident, one per agency and level
+# ------------------------------------------------------------------------------------------------
+SHARE_CODENAMES = {
+    IncidentShare.Level.VIEW: ("view_incident",),
+    IncidentShare.Level.ASSIST: ("view_incident", "assist_incident"),
+}
+
+
+def live_share_grants(agency_ids: Iterable[int], *, at=None) -> QuerySet[IncidentGroupObjectPermission]:
+    """The guardian grants (direct-FK ``IncidentGroupObjectPermission`` rows) that shares gave to
+    these agencies' groups, minus those whose share is past its expiry.
+
+    A share's grant is removed when it is revoked, and by ``shares_expire`` (every minute) once it
+    expires; until that task runs, the share's ``expires_at`` hides the grant here already. Group
+    rows, not user rows: a new member of the agency sees its shared incidents at once, and a
+    membership change writes no per-incident row. Who is in the agency comes from the
+    memberships (roles included), not from ``auth_user_groups``.
+    """
+    at = at or timezone.now()
+    expired = IncidentShare.objects.filter(
+        incident_id=OuterRef("content_object_id"),
+        agency__group=OuterRef("group_id"),
+        revoked_at__isnull=True,
+        expires_at__lte=at,
+    )
+    return IncidentGroupObjectPermission.objects.filter(
+        group_id__in=Agency.objects.filter(pk__in=list(agency_ids), group__isnull=False).values("group_id"),
+        permission__content_type__app_label="incidents",
+        permission__content_type__model="incident",
+        permission__codename__in=("view_incident", "assist_incident"),
+    ).filter(~Exists(expired))
+
+
+def share_levels(agency_ids: Iterable[int], incident) -> dict[int, str]:
+    """{agency id: "view" | "assist"} for these agencies' live shares of the incident (one query)."""
+    agency_ids = list(agency_ids)
+    if not agency_ids:
+        return {}
+    levels: dict[int, str] = {}
+    rows = (
+        live_share_grants(agency_ids)
+        .filter(content_object_id=incident.pk)
+        .values_list("group__agency__id", "permission__codename")
+    )
+    for agency_id, codename in rows:
+        if codename == "assist_incident":
+            levels[agency_id] = IncidentShare.Level.ASSIST
+        else:
+            levels.setdefault(agency_id, IncidentShare.Level.VIEW)
+    return levels
+
+
+def assisting_agency(principal, incident, agency: Agency | None = None) -> Agency:
+    """The principal's agency that joins the incident through its assist share.
+
+    ``agency`` names it (needed only when several of the principal's agencies assist); naming an
+    agency the principal does not act for is 403, one without a live assist share 400.
+    """
+    access = access_for(principal)
+    own = {access.client_agency_id} if access.is_api_client else set(access.agency_ids)
+    own.discard(None)
+    assisting = sorted(pk for pk, level in share_levels(own, incident).items() if level == IncidentShare.Level.ASSIST)
+    if agency is not None:
+        if agency.pk not in own:
+            raise Forbidden(
+                _("You do not act for %(agency)s (%(action)s).")
+                % {"agency": agency.name, "action": INCIDENT_SELF_DISPATCH},
+                extra={"action": INCIDENT_SELF_DISPATCH, "field": "agency"},
+            )
+        if agency.pk not in assisting:
+            raise ApplicationError(
+                _("%(agency)s has no live assist share of this incident.") % {"agency": agency.name},
+                code="no_assist_share",
+                extra={"field": "agency"},
+            )
+        return agency
+    if len(assisting) != 1:
+        raise ApplicationError(
+            _("Several of your agencies assist on this incident: name the one that joins."),
+            code="agency_required",
+            extra={"field": "agency"},
+        )
+    return Agency.objects.get(pk=assisting[0])
+
+
+def share_manageable(principal, share: IncidentShare) -> bool:
+    """May the principal revoke (or replace) this share? The command center of the incident's
+    region may revoke any; an agency supervisor only the shares granted by members of the
+    agencies they supervise."""
+    access = access_for(principal)
+    if access.is_superuser:
+        return True
+    if access.is_api_client:
+        return False
+    if INCIDENT_SHARE in access.cc_actions() and access.covers_region(share.incident.region_id):
+        return True
+    supervised = [pk for pk, roles in access.agency_roles.items() if Role.AGENCY_SUPERVISOR in roles]
+    if not supervised or share.granted_by_id is None:
+        return False
+    return Membership.objects.filter(user_id=share.granted_by_id, agency_id__in=supervised, is_active=True).exists()
+
+
+def require_share_manageable(principal, share: IncidentShare) -> None:
+    """Revoking: ``incident.share`` on the incident, and this share must be the principal's to manage."""
+    require(principal, INCIDENT_SHARE, incident=share.incident)
+    if not share_manageable(principal, share):
+        raise Forbidden(
+            _("Only the command center or the agency that granted this share may change it (%(action)s).")
+            % {"action": INCIDENT_SHARE},
+            extra={"action": INCIDENT_SHARE},
+        )
+
+
+def require_share(principal, incident, agency: Agency) -> None:
+    """Granting: ``incident.share`` on the incident; replacing a live share of that agency also
+    needs the right to manage it (an agency supervisor cannot downgrade the command center's)."""
+    require(principal, INCIDENT_SHARE, incident=incident)
+    live = IncidentShare.objects.active().filter(incident=incident, agency=agency).select_related("incident").first()
+    if live is not None:
+        require_share_manageable(principal, live)
+
+
 def _has_assignment(access: Access, incident) -> bool:
     """Has the principal's agency (or, for a field officer, unit) been assigned to the incident?"""
     if not access.agency_ids and not access.unit_ids:
@@ -360,26 +540,19 @@ def _has_assignment(access: Access, incident) -> bool:
     ).exists()
 
 
-def _assigned_agencies(access: Access, incident) -> set[int]:
-    if not access.agency_ids:
-        return set()
-    return set(
-        Assignment.objects.filter(incident=incident, agency_id__in=access.agency_ids).values_list(
-            "agency_id", flat=True
-        )
+def _assigned_agencies(access: Access, incident, *, agency_ids: frozenset[int] | None = None) -> dict[int, bool]:
+    """{agency id: dispatched by the command center} for the agencies with (past or present)
+    assignments on the incident; False when every one of them joined through a share."""
+    agency_ids = access.agency_ids if agency_ids is None else agency_ids
+    if not agency_ids:
+        return {}
+    result: dict[int, bool] = {}
+    rows = Assignment.objects.filter(incident=incident, agency_id__in=agency_ids).values_list(
+        "agency_id", "via_share_id"
     )
-
-
-def _share_level(access: Access, incident) -> str | None:
-    from .models import IncidentShare
-
-    if not access.agency_ids:
-        return None
-    shares = IncidentShare.objects.active().filter(incident=incident, agency_id__in=access.agency_ids)
-    levels = set(shares.values_list("level", flat=True))
-    if IncidentShare.Level.ASSIST in levels:
-        return "assist"
-    return "view" if levels else None
+    for agency_id, via_share_id in rows:
+        result[agency_id] = result.get(agency_id, False) or via_share_id is None
+    return result
 
 
 def personal_data_visible(principal, incident) -> bool:

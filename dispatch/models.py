@@ -247,6 +247,18 @@ class Assignment(models.Model):
         verbose_name=_("dispatched by"),
     )
     note = models.TextField(_("note"), blank=True)
+    # Set when an agency joined through an "assist" share (self-dispatch) rather than being
+    # dispatched by the command center; such an assignment does not let the agency re-share.
+    via_share = models.ForeignKey(
+        "dispatch.IncidentShare",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,  # read per incident only, beside assignment_agency_incident_idx; shares are never deleted
+        related_name="assignments",
+        verbose_name=_("joined through share"),
+    )
     requested_at = models.DateTimeField(_("requested at"), editable=False)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True, editable=False)
     en_route_at = models.DateTimeField(_("en route at"), null=True, blank=True, editable=False)

@@ -23,6 +23,7 @@ from incidents.services import Actor, _lock_incident, _set_status, as_actor, tim
 from incidents.transitions import check_transition
 from semarang112.exceptions import ApplicationError, Conflict
 
+from .access import SHARE_CODENAMES
 from .models import AccessEvent, Agency, Assignment, FieldUnit, IncidentShare, Membership, RoutingRule, Volunteer
 from .transitions import check_assignment_transition
 
@@ -74,8 +75,12 @@ def incident_dispatch(
     agencies: Iterable[Agency],
     actor: Actor | AbstractBaseUser | None,
     note: str = "",
+    via_share: IncidentShare | None = None,
 ) -> list[Assignment]:
-    """Ask one or more agencies to respond. Also adds agencies to an incident already dispatched."""
+    """Ask one or more agencies to respond. Also adds agencies to an incident already dispatched.
+
+    ``via_share``: the agency joins on its own through that assist share (``incident_assist_join``).
+    """
     actor = as_actor(actor)
     agencies = list({agency.pk: agency for agency in agencies}.values())
     if not agencies:
@@ -110,10 +115,14 @@ def incident_dispatch(
             note=note,
             requested_at=now,
             acknowledge_due_at=sla.acknowledge_clock_start(incident=incident, agency=agency, start=now),
+            via_share=via_share,
         )
         for agency in agencies
     ]
     for assignment in assignments:
+        payload = {"agency": assignment.agency.code}
+        if via_share is not None:
+            payload["via_share"] = via_share.pk
         timeline_event_create(
             incident=incident,
             kind=K.ASSIGNMENT_CREATED,
@@ -121,7 +130,7 @@ def incident_dispatch(
             assignment=assignment,
             to_state=assignment.status,
             note=note,
-            payload={"agency": assignment.agency.code},
+            payload=payload,
             at=now,
         )
     if incident.status in (S.RECEIVED, S.VERIFIED):
@@ -477,21 +486,15 @@ def membership_record_change(
     )
 
 
-_SHARE_PERMISSIONS = {
-    IncidentShare.Level.VIEW: ["view_incident"],
-    IncidentShare.Level.ASSIST: ["view_incident", "assist_incident"],
-}
-
-
 def _grant(share: IncidentShare) -> None:
     group = agency_group_ensure(share.agency)
-    for codename in _SHARE_PERMISSIONS[share.level]:
+    for codename in SHARE_CODENAMES[share.level]:
         assign_perm(f"incidents.{codename}", group, share.incident)
 
 
 def _ungrant(share: IncidentShare) -> None:
     group = agency_group_ensure(share.agency)
-    for codename in _SHARE_PERMISSIONS[IncidentShare.Level.ASSIST]:
+    for codename in SHARE_CODENAMES[IncidentShare.Level.ASSIST]:
         remove_perm(f"incidents.{codename}", group, share.incident)
 
 
@@ -590,6 +593,42 @@ def incident_share_revoke(
         created_at=now,
     )
     return share
+
+
+@transaction.atomic
+def incident_assist_join(
+    *, incident: Incident, agency: Agency, actor: Actor | AbstractBaseUser | None, note: str = ""
+) -> Assignment:
+    """An agency with a live "assist" share adds its own assignment to the incident.
+
+    The caller has checked ``incident.self_dispatch`` for the actor. Only on an incident the
+    command center has already dispatched (joining must not verify or dispatch it on the command
+    center's behalf); the assignment is marked ``via_share``, so it does not let the agency
+    re-share the incident. Its acknowledge clock, timeline event and notification are those of
+    any dispatch (``incident_dispatch``).
+    """
+    actor = as_actor(actor)
+    incident = _lock_incident(incident)
+    share = (
+        IncidentShare.objects.active()
+        .select_for_update()
+        .filter(incident=incident, agency=agency, level=IncidentShare.Level.ASSIST)
+        .first()
+    )
+    if share is None:
+        raise ApplicationError(
+            _("%(agency)s has no live assist share of this incident.") % {"agency": agency.name},
+            code="no_assist_share",
+            extra={"field": "agency"},
+        )
+    if incident.status not in (S.DISPATCHED, S.ON_SCENE):
+        raise Conflict(
+            _("Agencies can join an incident only once the command center has dispatched it."),
+            code="incident_not_dispatched",
+            extra={"current": incident.status},
+        )
+    (assignment,) = incident_dispatch(incident=incident, agencies=[agency], actor=actor, note=note, via_share=share)
+    return assignment
 
 
 def shares_expire(*, limit: int = 500) -> int:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
-from django.utils import timezone
 
-from dispatch.access import Access, access_for, personal_data_visible
-from dispatch.models import Assignment, IncidentShare
+from dispatch.access import Access, access_for, live_share_grants, personal_data_visible
+from dispatch.models import Assignment
 
 from .models import Call, Incident, TimelineEvent
 
@@ -54,7 +53,8 @@ def _agency_visibility(access: Access) -> Q | None:
     semi-join; PostgreSQL then hashes all of the agency's assignments on every query, which grows
     with the history (bench/RESULTS.md, issue #4).
 
-    Live shares are few, so their incident ids are read first (one small query) and folded into
+    Live shares are few, so their incident ids are read first (one small query over the
+    agencies' django-guardian group grants, ``dispatch.access.live_share_grants``) and folded into
     the same subquery when the shared incident has an assignment of any agency (then it is one of
     the subquery's rows); a share of an incident nobody has been dispatched to yet is added with
     an OR, which only costs the semi-join while such a share is live.
@@ -66,10 +66,10 @@ def _agency_visibility(access: Access) -> Q | None:
     separate: list[int] = []
     if access.agency_ids:
         live = (
-            IncidentShare.objects.active(timezone.now())
-            .filter(agency_id__in=access.agency_ids)
-            .annotate(dispatched=Exists(Assignment.objects.filter(incident_id=OuterRef("incident_id"))))
-            .values_list("incident_id", "dispatched")
+            live_share_grants(access.agency_ids)
+            .filter(permission__codename="view_incident")  # every share level grants view
+            .annotate(dispatched=Exists(Assignment.objects.filter(incident_id=OuterRef("content_object_id"))))
+            .values_list("content_object_id", "dispatched")
         )
         for incident_id, dispatched in live:
             (folded if dispatched else separate).append(incident_id)
