@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dispatch.access import access_for, personal_data_visible
-from dispatch.models import Agency
+from dispatch.models import Agency, IncidentShare
 from incidents.models import Call, Category, Channel, District, Incident, Priority, TimelineEvent, Village
 from incidents.selectors import call_list_for_user, incident_list_for_user
 from incidents.transitions import allowed_next
@@ -295,6 +295,59 @@ class MergeInputSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class CategoryChangeInputSerializer(StrictFieldsMixin, serializers.Serializer):
     category = serializers.SlugRelatedField(slug_field="code", queryset=Category.objects.all())
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+# ------------------------------------------------------------------------------------------------
+# Shares (another agency may see, or assist on, one incident)
+# ------------------------------------------------------------------------------------------------
+class IncidentShareSerializer(serializers.ModelSerializer):
+    agency = AgencyRefSerializer(read_only=True)
+    granted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    is_active = serializers.SerializerMethodField(help_text="Not revoked and not past its expiry.")
+
+    class Meta:
+        model = IncidentShare
+        fields = [
+            "id",
+            "agency",
+            "level",
+            "is_active",
+            "note",
+            "granted_by",
+            "granted_at",
+            "expires_at",
+            "revoked_by",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+    def get_is_active(self, share: IncidentShare) -> bool:
+        now = self.context.get("now")
+        return share.revoked_at is None and (share.expires_at is None or (now is not None and share.expires_at > now))
+
+
+class ShareCreateInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    agency = serializers.SlugRelatedField(
+        slug_field="code", queryset=Agency.objects.all(), help_text="Code of the agency to share with (GET /agencies/)."
+    )
+    level = serializers.ChoiceField(
+        choices=IncidentShare.Level.choices,
+        help_text="view: read the incident and its timeline, without caller data; assist: also add notes "
+        "and join with the agency's own assignment.",
+    )
+    expires_at = DateTimeField(required=False, allow_null=True, help_text="When the share ends by itself (future).")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AssistInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    agency = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Agency.objects.all(),
+        required=False,
+        help_text="Which of your agencies joins; needed only if several of them hold an assist share.",
+    )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

@@ -11,6 +11,7 @@ from django.db.models import Prefetch
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -18,12 +19,12 @@ from rest_framework.response import Response
 
 from dispatch import access
 from dispatch import services as dispatch_services
-from dispatch.access import require
+from dispatch.access import require, require_scope
 from dispatch.api.serializers import AssignmentSerializer
-from dispatch.models import Assignment
+from dispatch.models import Assignment, IncidentShare
 from incidents import services
 from incidents.filters import CallFilter, CategoryFilter, IncidentFilter, VillageFilter
-from incidents.models import Call, Category, Channel, District, Incident, Village
+from incidents.models import Call, Category, Channel, District, Incident, Region, Village
 from incidents.selectors import call_list_for_user, incident_get_for_user, incident_list_for_user, timeline_for_incident
 from semarang112.api.authentication import ApiClientPrincipal, actor_for
 from semarang112.api.exceptions import PreconditionFailed
@@ -75,6 +76,16 @@ def _perm(text: str) -> str:
     return f"**Permissions:** {text}"
 
 
+def _intake_region(principal) -> Region | None:
+    """The region a command center principal reports into: its only region (None: the default).
+
+    A call-taker of another region's center must not file incidents into Kota Semarang, where it
+    could not even see them afterwards.
+    """
+    region_ids = access.access_for(principal).cc_region_ids
+    return Region.objects.get(pk=next(iter(region_ids))) if len(region_ids) == 1 else None
+
+
 def incident_response(request, incident: Incident, *, status_code: int = 200, location: bool = False) -> Response:
     """The incident as the caller may see it, with its ETag (re-read through the selector)."""
     try:
@@ -105,7 +116,8 @@ def _action_schema(summary: str, permission: str, request_serializer=None, examp
         summary="List incidents",
         description=_perm(
             "any principal; only the incidents it may see (command center: its region; agencies: "
-            "incidents dispatched or shared to them; clients: by scope). Caller data is masked unless allowed."
+            "incidents dispatched or shared to them; clients: by scope — without `incidents:read` 403 "
+            "`insufficient_scope`). Caller data is masked unless allowed."
         ),
     ),
     retrieve=extend_schema(summary="Get an incident", description=_perm("the incident must be visible (else 404).")),
@@ -164,6 +176,10 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return incident_get_for_user(self.request.user, pk=self.kwargs["pk"])
 
     # -- read -------------------------------------------------------------------------------------
+    def list(self, request, *args, **kwargs):
+        require_scope(request.user, access.SCOPE_INCIDENTS_READ)
+        return super().list(request, *args, **kwargs)
+
     def retrieve(self, request, pk=None):
         return incident_response(request, self.get_incident())
 
@@ -205,6 +221,9 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = parse_input(s.IncidentCreateSerializer, request)
         if "channel" not in data:
             data["channel"] = Channel.API if isinstance(request.user, ApiClientPrincipal) else Channel.PHONE_112
+
+        if data.get("call") is None:
+            data["region"] = _intake_region(request.user)
 
         def run() -> Response:
             incident = services.incident_create(actor=actor_for(request), **data)
@@ -373,6 +392,119 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             s.TimelineEventSerializer(event, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
 
+    # -- shares and assisting ---------------------------------------------------------------------
+    @extend_schema(
+        methods=["GET"],
+        summary="An incident's shares",
+        description=_perm("the incident must be visible.")
+        + " Every share of the incident, live and ended (revoked or expired), newest first.",
+        responses={200: s.IncidentShareSerializer(many=True)},
+        filters=False,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Share with another agency",
+        description=_perm(
+            "`incident.share` — dispatchers and supervisors of the incident's region; agency supervisors of an "
+            "agency the command center dispatched (an agency that has the incident only through a share cannot "
+            "share it on). Replacing a live share of the same agency needs the right to revoke it."
+        )
+        + " Grants django-guardian object permissions on the incident to the agency's group: `view` lets its "
+        "members read the incident and its timeline (caller data stays masked); `assist` also lets them add "
+        "notes and join with their own assignment (POST /incidents/{id}/assist/). Recorded on the timeline and "
+        "in the access log.",
+        request=s.ShareCreateInputSerializer,
+        responses={201: s.IncidentShareSerializer},
+        examples=[
+            OpenApiExample(
+                "PMI helps at a flood",
+                value={"agency": "pmi", "level": "assist", "expires_at": "2025-03-27T18:00:00+07:00", "note": "Banjir"},
+                request_only=True,
+            )
+        ],
+    )
+    @action(detail=True, methods=["get", "post"], filterset_class=None, pagination_class=None)
+    def shares(self, request, pk=None):
+        incident = self.get_incident()
+        context = {"request": request, "now": timezone.now()}
+        if request.method == "GET":
+            rows = incident.shares.select_related("agency", "granted_by", "revoked_by").order_by("-granted_at", "-id")
+            return Response(s.IncidentShareSerializer(rows, many=True, context=context).data)
+        require(request.user, access.INCIDENT_SHARE, incident=incident)
+        data = parse_input(s.ShareCreateInputSerializer, request)
+        access.require_share(request.user, incident, data["agency"])
+        share = dispatch_services.incident_share(
+            incident=incident,
+            agency=data["agency"],
+            level=data["level"],
+            actor=actor_for(request),
+            expires_at=data.get("expires_at"),
+            note=data["note"],
+        )
+        return Response(s.IncidentShareSerializer(share, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Revoke a share",
+        description=_perm(
+            "`incident.share`; the command center of the incident's region revokes any share, an agency "
+            "supervisor only those granted by their agency."
+        )
+        + " Removes the agency's guardian grants at once (its members get 404 unless the agency has an "
+        "assignment there). Revoking an ended share changes nothing.",
+        parameters=[OpenApiParameter("share_id", int, OpenApiParameter.PATH, description="The share's id.")],
+        request=s.NoteInputSerializer,
+        responses={200: s.IncidentShareSerializer},
+        examples=[OpenApiExample("Revoke", value={"note": "Flood receded."}, request_only=True)],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"shares/(?P<share_id>[0-9]{1,18})/revoke",
+        url_name="share-revoke",
+        filterset_class=None,
+    )
+    def share_revoke(self, request, pk=None, share_id=None):
+        incident = self.get_incident()
+        share = IncidentShare.objects.select_related("agency", "incident").filter(incident=incident, pk=int(share_id))
+        share = share.first()
+        if share is None:
+            raise Http404
+        access.require_share_manageable(request.user, share)
+        data = parse_input(s.NoteInputSerializer, request)
+        share = dispatch_services.incident_share_revoke(share=share, actor=actor_for(request), note=data["note"])
+        share = IncidentShare.objects.select_related("agency", "granted_by", "revoked_by").get(pk=share.pk)
+        return Response(s.IncidentShareSerializer(share, context={"request": request, "now": timezone.now()}).data)
+
+    @extend_schema(
+        summary="Join with our own assignment (assist share)",
+        description=_perm(
+            "`incident.self_dispatch` — staff, supervisors and volunteer coordinators of an agency holding a "
+            "live `assist` share of the incident; clients of that agency with `assignments:write`."
+        )
+        + " Adds an assignment for the agency (its steps then work as for any dispatch). Only once the command "
+        "center has dispatched the incident (409 `incident_not_dispatched`); 409 `already_dispatched` if the "
+        "agency already has a live assignment there. A joined assignment does not let the agency share the "
+        "incident on.",
+        request=s.AssistInputSerializer,
+        responses={201: AssignmentSerializer},
+        examples=[OpenApiExample("Join", value={"note": "Two PMI ambulances."}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def assist(self, request, pk=None):
+        incident = self.get_incident()
+        require(request.user, access.INCIDENT_SELF_DISPATCH, incident=incident)
+        data = parse_input(s.AssistInputSerializer, request)
+        agency = access.assisting_agency(request.user, incident, data.get("agency"))
+        assignment = dispatch_services.incident_assist_join(
+            incident=incident, agency=agency, actor=actor_for(request), note=data["note"]
+        )
+        assignment = Assignment.objects.select_related("incident__category", "agency", "unit", "volunteer").get(
+            pk=assignment.pk
+        )
+        return Response(
+            AssignmentSerializer(assignment, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
 
 # ------------------------------------------------------------------------------------------------
 # Calls
@@ -423,6 +555,10 @@ class CallViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             raise Http404
         return call
 
+    def list(self, request, *args, **kwargs):
+        require_scope(request.user, access.SCOPE_INCIDENTS_READ)
+        return super().list(request, *args, **kwargs)
+
     def retrieve(self, request, pk=None):
         return call_response(request, self.get_call())
 
@@ -431,6 +567,8 @@ class CallViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         data = parse_input(s.CallCreateSerializer, request)
         if "channel" not in data:
             data["channel"] = Channel.API if isinstance(request.user, ApiClientPrincipal) else Channel.PHONE_112
+
+        data["region"] = _intake_region(request.user)
 
         def run() -> Response:
             call = services.call_create(actor=actor_for(request), **data)
