@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from dispatch import access as acl
+from dispatch import services as dispatch_services
 from dispatch.access import access_for, allowed_actions, personal_data_visible, require
 from dispatch.models import Agency, Assignment, IncidentShare
 from dispatch.views import steps_for
@@ -351,6 +352,7 @@ class IncidentAction:
     form: type | None = None
     danger: bool = False
     stale_check: bool = True
+    listed: bool = True  # False: not a form of its own in the Actions box (e.g. revoke, on each share)
 
 
 def incident_actions() -> list[IncidentAction]:
@@ -366,12 +368,25 @@ def incident_actions() -> list[IncidentAction]:
         IncidentAction("merge", acl.INCIDENT_MERGE, S.MERGED, _("Merge as duplicate"), MergeForm, True),
         IncidentAction("note", acl.INCIDENT_NOTE, None, _("Add note"), NoteForm, stale_check=False),
         IncidentAction("share", acl.INCIDENT_SHARE, None, _("Share"), ShareForm, stale_check=False),
+        IncidentAction(
+            "assist",
+            acl.INCIDENT_SELF_DISPATCH,
+            None,
+            _("Join with our own assignment"),
+            OptionalNoteForm,
+            stale_check=False,
+        ),
+        IncidentAction(
+            "revoke_share", acl.INCIDENT_SHARE, None, _("Revoke"), None, danger=True, stale_check=False, listed=False
+        ),
     ]
 
 
 def _available(action: IncidentAction, incident: Incident, allowed: set[str]) -> bool:
-    if action.permission not in allowed:
+    if action.permission not in allowed or not action.listed:
         return False
+    if action.name == "assist":
+        return incident.status in (S.DISPATCHED, S.ON_SCENE)  # joining follows the command center's dispatch
     if action.target is None:
         return incident.status not in Incident.FINAL_STATUSES or action.name == "note"
     if action.name == "reopen" and incident.status not in (S.RESOLVED, S.CLOSED):
@@ -398,13 +413,15 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             call_list_for_user(request.user).filter(incident=incident).select_related("operator").order_by("started_at")
         )
     actions = [action for action in incident_actions() if _available(action, incident, allowed)]
+    shares = list(IncidentShare.objects.active().filter(incident=incident).select_related("agency", "incident"))
+    can_share = acl.INCIDENT_SHARE in allowed
     context = {
         "incident": incident,
         "pii": personal_data_visible(request.user, incident),
         "clocks": [dispatch_clock(incident), response_clock(incident)],
         "assignments": [(a, acknowledge_clock(a), steps_for(request.user, a)) for a in assignments],
         "timeline": list(timeline_for_incident(incident)),
-        "shares": list(IncidentShare.objects.active().filter(incident=incident).select_related("agency")),
+        "shares": [(share, can_share and acl.share_manageable(request.user, share)) for share in shares],
         "calls": calls,
         "actions": [(action, action.form(auto_id=f"{action.name}-%s") if action.form else None) for action in actions],
         "can_dispatch": acl.INCIDENT_DISPATCH in allowed
@@ -432,6 +449,15 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if spec is None:
         raise Http404
     back = HttpResponseRedirect(reverse("incidents:detail", args=[incident.pk]))
+    share = None
+    if action == "revoke_share":  # a share of this incident, like the incident itself: 404 otherwise
+        share_id = request.POST.get("share", "")
+        if not share_id.isdigit():
+            raise Http404
+        share = IncidentShare.objects.select_related("agency", "incident").filter(incident=incident, pk=int(share_id))
+        share = share.first()
+        if share is None:
+            raise Http404
     try:
         require(request.user, spec.permission, incident=incident)
     except ApplicationError as exc:
@@ -473,7 +499,14 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         elif action == "note":
             services.incident_add_note(incident=incident, actor=user, note=data["note"])
         elif action == "share":
+            acl.require_share(user, incident, data["agency"])
             services_share(incident=incident, actor=user, agency=data["agency"], level=data["level"])
+        elif action == "revoke_share":
+            acl.require_share_manageable(user, share)
+            dispatch_services.incident_share_revoke(share=share, actor=user)
+        elif action == "assist":
+            agency = acl.assisting_agency(user, incident)
+            dispatch_services.incident_assist_join(incident=incident, agency=agency, actor=user, note=data["note"])
     except Http404:
         messages.error(request, _("No open incident with that reference number."))
     except ApplicationError as exc:
