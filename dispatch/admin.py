@@ -1,16 +1,23 @@
-"""Admin for agencies and their people, units, volunteers, routing and (read-only) assignments."""
+"""Admin for agencies and their people, units, volunteers, routing and (read-only) assignments.
+
+Agency supervisors (and volunteer coordinators, for volunteers) manage their own agency's units,
+members and volunteers here, and may give members only agency roles; assignments and shares are
+those of the incidents the staff user may see (``incidents.selectors``); the access log is for
+administrators and auditors.
+"""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from incidents.admin import ReadOnlyAdminMixin
+from incidents.admin import AdministratorAdminMixin, IncidentScopedAdminMixin, ReadOnlyAdminMixin
 from semarang112.exceptions import ApplicationError
 
 from . import services
-from .access import access_for
+from .access import AGENCY_ROLES, ASSIGNMENT_CANCEL, access_for, require
 from .models import (
     AccessEvent,
     Agency,
@@ -33,13 +40,10 @@ class AgencyScopedAdminMixin:
 
     def managed_agency_ids(self, request) -> set[int] | None:
         """None = unrestricted (superuser / administrator)."""
-        if request.user.is_superuser or self._is_administrator(request):
-            return None
         access = access_for(request.user)
+        if request.user.is_superuser or access.is_administrator:
+            return None
         return {pk for pk, roles in access.agency_roles.items() if set(roles) & set(self.manager_roles)}
-
-    def _is_administrator(self, request) -> bool:
-        return Membership.objects.filter(user=request.user, role=Role.ADMINISTRATOR, is_active=True).exists()
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -74,9 +78,33 @@ class AgencyScopedAdminMixin:
             kwargs["queryset"] = Agency.objects.filter(pk__in=managed)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_autocomplete_fields(self, request):
+        # Autocomplete asks the related model's admin, which a scoped manager may not open: plain
+        # choices (already limited to their agencies) instead.
+        if self.managed_agency_ids(request) is not None:
+            return []
+        return super().get_autocomplete_fields(request)
+
+
+class MembershipForm(forms.ModelForm):
+    """A field officer's unit must belong to the membership's own agency."""
+
+    class Meta:
+        model = Membership
+        fields = ["user", "agency", "role", "unit", "is_active"]
+
+    def clean(self):
+        data = super().clean()
+        agency = data.get("agency") or getattr(self.instance, "agency", None)
+        unit = data.get("unit")
+        if unit is not None and agency is not None and unit.agency_id != agency.pk:
+            self.add_error("unit", gettext("The unit belongs to another agency."))
+        return data
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role", "unit", "is_active", "created_at"]
@@ -90,7 +118,7 @@ class FieldUnitInline(admin.TabularInline):
 
 
 @admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin):
+class AgencyAdmin(AdministratorAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "kind", "region", "phone", "is_active"]
     list_filter = ["kind", "is_active", "region"]
     search_fields = ["code", "name"]
@@ -105,8 +133,10 @@ class AgencyAdmin(admin.ModelAdmin):
             user = membership.user
             membership.delete()
             services.membership_record_change(
-                actor=request.user, membership=Membership(user=user, agency=form.instance, role=membership.role, is_active=False),
-                kind=AccessEvent.Kind.MEMBERSHIP_REMOVED, before=before.get(membership.pk),
+                actor=request.user,
+                membership=Membership(user=user, agency=form.instance, role=membership.role, is_active=False),
+                kind=AccessEvent.Kind.MEMBERSHIP_REMOVED,
+                before=before.get(membership.pk),
             )
         for membership in instances:
             adding = membership.pk is None
@@ -126,11 +156,25 @@ def _membership_state(membership: Membership) -> dict:
 
 @admin.register(Membership)
 class MembershipAdmin(AgencyScopedAdminMixin, admin.ModelAdmin):
+    form = MembershipForm
     list_display = ["user", "agency", "role", "unit", "is_active", "created_at"]
     list_filter = ["role", "is_active", "agency"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "agency__code", "agency__name"]
     autocomplete_fields = ["user", "agency"]
     list_select_related = ["user", "agency", "unit"]
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        # An agency supervisor gives agency roles only: never command-center, auditor or
+        # administrator roles (which would read every incident), not even to themselves.
+        if db_field.name == "role" and self.managed_agency_ids(request) is not None:
+            kwargs["choices"] = [(value, label) for value, label in Role.choices if value in AGENCY_ROLES]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        managed = self.managed_agency_ids(request)
+        if db_field.name == "unit" and managed is not None:
+            kwargs["queryset"] = FieldUnit.objects.filter(agency_id__in=managed)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         before = _membership_state(Membership.objects.get(pk=obj.pk)) if change else None
@@ -152,7 +196,7 @@ class MembershipAdmin(AgencyScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(AdministratorAdminMixin, admin.ModelAdmin):
     list_display = ["category", "district", "agency", "order", "is_active"]
     list_filter = ["is_active", "category", "agency"]
     search_fields = ["category__code", "agency__code", "district__name"]
@@ -183,8 +227,10 @@ class VolunteerAdmin(AgencyScopedAdminMixin, admin.ModelAdmin):
 @admin.action(description=_("Withdraw selected assignments (command center re-routing)"))
 def cancel_assignments(modeladmin, request, queryset):
     done = 0
-    for assignment in queryset.select_related(None).only("pk"):
+    # The changelist's queryset already went through the selector (get_queryset).
+    for assignment in queryset.select_related("incident"):
         try:
+            require(request.user, ASSIGNMENT_CANCEL, assignment=assignment)
             services.assignment_cancel(
                 assignment=assignment, actor=request.user, reason=gettext("Withdrawn in the admin.")
             )
@@ -217,7 +263,7 @@ class AssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(IncidentShare)
-class IncidentShareAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class IncidentShareAdmin(IncidentScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["incident", "agency", "level", "granted_by", "granted_at", "expires_at", "revoked_at"]
     list_filter = ["level", "agency"]
     search_fields = ["=incident__reference", "agency__code"]
@@ -233,6 +279,18 @@ class AccessEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["user__username", "actor__username", "=incident__reference"]
     list_select_related = ["actor", "user", "agency", "incident"]
     date_hierarchy = "created_at"
+
+    def _reader(self, request) -> bool:
+        if not (request.user.is_active and request.user.is_staff):
+            return False
+        access = access_for(request.user)
+        return request.user.is_superuser or access.is_administrator or access.is_auditor
+
+    def has_module_permission(self, request):
+        return self._reader(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._reader(request)
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

@@ -2,6 +2,13 @@
 
 The admin never writes a status: state changes are admin actions that call the services, and
 incident edits go through ``incident_create`` / ``incident_update`` / ``incident_change_category``.
+
+Staff who are not superusers get the same rules as in the API and the console: incidents and
+every row hanging off one (timeline, assignments, shares, SLA events, webhook deliveries) come
+through ``incidents.selectors``, calls through ``call_list_for_user``, each action and edit is
+checked with ``dispatch.access.require``, and caller data is masked where
+``personal_data_visible`` says so. Administrators (the role) manage agencies, memberships,
+categories and routing without Django model permissions.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from dispatch import access
-from dispatch.access import require
+from dispatch.access import access_for, allowed_actions, personal_data_visible, require
 from dispatch.models import RoutingRule
+from semarang112.api.fields import mask_name, mask_phone
 from semarang112.exceptions import ApplicationError
 
 from . import services, webhooks
@@ -35,7 +43,7 @@ from .models import (
     WebhookEventType,
     WebhookSubscription,
 )
-from .selectors import incident_list_for_user
+from .selectors import call_list_for_user, incident_list_for_user
 
 
 class ReadOnlyAdminMixin:
@@ -49,6 +57,54 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class IncidentScopedAdminMixin:
+    """Rows that belong to an incident: only those of incidents the staff user may see (the one
+    visibility selector); superusers see all. An invisible row's change page redirects like a
+    missing one."""
+
+    incident_field = "incident"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        visible = incident_list_for_user(request.user).values("pk")
+        return queryset.filter(**{f"{self.incident_field}__in": visible})
+
+
+class AdministratorAdminMixin:
+    """Administrators (the membership role) manage these rows without Django model permissions."""
+
+    def _administrator(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff and access_for(request.user).is_administrator
+
+    def has_module_permission(self, request):
+        return self._administrator(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._administrator(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return self._administrator(request) or super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._administrator(request) or super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._administrator(request) or super().has_delete_permission(request, obj)
+
+
+def _personal_data_allowed(request) -> bool:
+    """Principal-level: may this staff user see caller data at all (calls, searches by number)?"""
+    return request.user.is_superuser or access_for(request.user).can_see_personal_data
+
+
+def _mask_caller(obj) -> None:
+    """Mask the caller fields on an instance the admin only shows (never saved afterwards)."""
+    obj.caller_name = mask_name(obj.caller_name)
+    obj.caller_number = mask_phone(obj.caller_number)
 
 
 @admin.register(Region)
@@ -85,7 +141,7 @@ class RoutingRuleInline(admin.TabularInline):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(AdministratorAdminMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "name_id",
@@ -134,7 +190,34 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["incident", "operator"]
     date_hierarchy = "started_at"
 
+    def get_queryset(self, request):
+        if request.user.is_superuser:
+            return super().get_queryset(request)
+        return call_list_for_user(request.user).select_related("incident", "operator")
+
+    def get_list_display(self, request):
+        if _personal_data_allowed(request):
+            return self.list_display
+        return [name if name != "caller_number" else "masked_caller_number" for name in self.list_display]
+
+    @admin.display(description=_("caller number"))
+    def masked_caller_number(self, call):
+        return mask_phone(call.caller_number)
+
+    def get_search_fields(self, request):
+        if _personal_data_allowed(request):
+            return self.search_fields
+        return ["incident__reference"]  # no probing by number without the right to see numbers
+
+    def get_object(self, request, object_id, from_field=None):
+        call = super().get_object(request, object_id, from_field)
+        if call is not None and not _personal_data_allowed(request):
+            _mask_caller(call)
+        return call
+
     def get_search_results(self, request, queryset, search_term):
+        if not _personal_data_allowed(request):
+            return super().get_search_results(request, queryset, search_term)
         return _search_with_normalized_number(super(), request, queryset, search_term)
 
 
@@ -149,9 +232,16 @@ class TimelineInline(ReadOnlyAdminMixin, admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not request.user.is_superuser and not personal_data_visible(request.user, obj):
+            fields.remove("payload")  # edits carry the old and new caller data
+        return fields
+
 
 def _run_action(modeladmin, request, queryset, service, action: str, success: str, **kwargs):
     done = 0
+    # The changelist's queryset already went through the selector (get_queryset).
     for incident in queryset.select_related(None).only("pk", "reference", "region_id"):
         try:
             require(request.user, action, incident=incident)
@@ -165,17 +255,38 @@ def _run_action(modeladmin, request, queryset, service, action: str, success: st
 
 @admin.action(description=_("Verify selected incidents"))
 def verify_incidents(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, services.incident_verify, access.INCIDENT_VERIFY, gettext("%(count)d incident(s) verified."))
+    _run_action(
+        modeladmin,
+        request,
+        queryset,
+        services.incident_verify,
+        access.INCIDENT_VERIFY,
+        gettext("%(count)d incident(s) verified."),
+    )
 
 
 @admin.action(description=_("Resolve selected incidents"))
 def resolve_incidents(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, services.incident_resolve, access.INCIDENT_RESOLVE, gettext("%(count)d incident(s) resolved."))
+    _run_action(
+        modeladmin,
+        request,
+        queryset,
+        services.incident_resolve,
+        access.INCIDENT_RESOLVE,
+        gettext("%(count)d incident(s) resolved."),
+    )
 
 
 @admin.action(description=_("Close selected incidents"))
 def close_incidents(modeladmin, request, queryset):
-    _run_action(modeladmin, request, queryset, services.incident_close, access.INCIDENT_CLOSE, gettext("%(count)d incident(s) closed."))
+    _run_action(
+        modeladmin,
+        request,
+        queryset,
+        services.incident_close,
+        access.INCIDENT_CLOSE,
+        gettext("%(count)d incident(s) closed."),
+    )
 
 
 @admin.action(description=_("Mark selected incidents as false alarm"))
@@ -286,12 +397,39 @@ class IncidentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # the record of an emergency is never deleted
 
+    # Django's model permissions open the admin screens; the one action check decides on top of
+    # them, as everywhere else (an agency's staff with change rights still cannot edit here).
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and access.INCIDENT_CREATE in allowed_actions(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or access.INCIDENT_UPDATE in allowed_actions(request.user, obj)
+
     def get_queryset(self, request):
         # The same visibility rule as the API and the console: staff who are not superusers
         # see only what incident_list_for_user gives them.
         if request.user.is_superuser:
             return super().get_queryset(request)
         return incident_list_for_user(request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        incident = super().get_object(request, object_id, from_field)
+        if incident is not None and not request.user.is_superuser and not personal_data_visible(request.user, incident):
+            _mask_caller(incident)
+        return incident
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not request.user.is_superuser and not personal_data_visible(request.user, obj):
+            fieldsets = [(name, opts) for name, opts in fieldsets if "caller_name" not in opts["fields"]]
+        return fieldsets
+
+    def get_search_fields(self, request):
+        if _personal_data_allowed(request):
+            return self.search_fields
+        return [name for name in self.search_fields if name != "caller_number"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -303,6 +441,7 @@ class IncidentAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         try:
             if not change:
+                require(request.user, access.INCIDENT_CREATE)
                 created = services.incident_create(
                     actor=request.user,
                     region=data["region"],
@@ -322,7 +461,8 @@ class IncidentAdmin(admin.ModelAdmin):
                 obj.pk, obj.reference = created.pk, created.reference
                 return
             editable = {f: data[f] for f in form.changed_data if f in services.EDITABLE_FIELDS}
-            current = Incident.objects.get(pk=obj.pk)
+            current = Incident.objects.get(pk=obj.pk)  # visible: get_object went through the selector
+            require(request.user, access.INCIDENT_UPDATE, incident=current)
             if "category" in form.changed_data:
                 services.incident_change_category(incident=current, category=data["category"], actor=request.user)
             if editable:
@@ -338,16 +478,24 @@ class IncidentAdmin(admin.ModelAdmin):
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def get_search_results(self, request, queryset, search_term):
+        if not _personal_data_allowed(request):
+            return super().get_search_results(request, queryset, search_term)
         return _search_with_normalized_number(super(), request, queryset, search_term)
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TimelineEventAdmin(IncidentScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "incident", "kind", "from_state", "to_state", "actor", "actor_label"]
     list_filter = ["kind"]
     search_fields = ["=incident__reference"]
     list_select_related = ["incident", "actor"]
     date_hierarchy = "created_at"
+
+    def get_exclude(self, request, obj=None):
+        # The payload of an edit holds the old and new caller data.
+        if obj is not None and not request.user.is_superuser and not personal_data_visible(request.user, obj.incident):
+            return ["payload"]
+        return super().get_exclude(request, obj)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -389,7 +537,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaEvent)
-class SlaEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SlaEventAdmin(IncidentScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["recorded_at", "incident", "target", "level", "due_at", "assignment"]
     list_filter = ["level", "target"]
     search_fields = ["=incident__reference"]
@@ -404,6 +552,12 @@ class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=incident__reference", "recipient__username"]
     list_select_related = ["recipient", "incident"]
     date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser or access_for(request.user).reads_everything:
+            return queryset
+        return queryset.filter(recipient=request.user)  # one's own notifications only
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
@@ -437,11 +591,13 @@ class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
 @admin.action(description=_("Retry selected failed deliveries"))
 def retry_deliveries(modeladmin, request, queryset):
     count = webhooks.deliveries_retry(ids=list(queryset.values_list("pk", flat=True)))
-    modeladmin.message_user(request, gettext("%(count)d delivery(ies) will be retried.") % {"count": count}, messages.SUCCESS)
+    modeladmin.message_user(
+        request, gettext("%(count)d delivery(ies) will be retried.") % {"count": count}, messages.SUCCESS
+    )
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(IncidentScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "subscription",
