@@ -388,8 +388,10 @@ class AgencyRollupSource(RollupSource):
         return self._dimensions(rows, filters, days, on_incident=True)
 
     def assignments(self, user, filters: ReportFilters, incidents: QuerySet) -> QuerySet:
+        # Every agency's assignments on the agency's incidents, looked up by incident id.
         days = self.in_period(filters.start_date, filters.end_date)
-        assignments = AssignmentFact.objects.filter(days, incident_id__in=incidents.values("incident_id"))
+        ids = list(incidents.values_list("incident_id", flat=True))
+        assignments = AssignmentFact.objects.filter(days).filter(AnyOf(F("incident_id"), ids))
         return self._dimensions(assignments, filters, days, on_incident=False)
 
 
