@@ -165,3 +165,16 @@ def test_old_unsent_emails_are_not_retried_forever(make_incident, cc_people, clo
     Notification.objects.update(created_at=timezone.now() - timedelta(days=2))
 
     assert notifications.emails_enqueue_pending() == 0
+
+
+def test_sla_recipients_answers_who_would_be_told(seeded, make_incident, cc_people, bystanders):
+    incident = make_incident()
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=incident, agencies=[seeded.agency("damkar")], actor=cc_people.dispatcher
+    )
+
+    def names(**kwargs):
+        return {user.username for user in notifications.sla_recipients(incident=incident, **kwargs)}
+
+    assert names(level="warning", assignment=assignment) == {"damkar-spv", "dispatcher"}
+    assert names(level="breach") == {"damkar-spv", "dispatcher", "supervisor"}
