@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from dispatch.access import CALL_CREATE, INCIDENT_DISPATCH, access_for, allowed_actions
+from dispatch.access import CALL_CREATE, INCIDENT_DISPATCH, REPORT_READ, access_for, allowed_actions
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ DISPATCH = MenuItem("dispatch", "dispatch:board", _("Dispatch board"), "D")
 INBOX = MenuItem("inbox", "dispatch:inbox", _("Agency inbox"), "I")
 MAP = MenuItem("map", "incidents:map", _("Map"), "M")
 NOTIFICATIONS = MenuItem("notifications", "incidents:notifications", _("Notifications"), "O")
+REPORTS = MenuItem("reports", "reporting:overview", _("Reports"), "R")
 
 
 def sees_queue(user) -> bool:
@@ -54,6 +55,8 @@ def menu_for(user) -> list[MenuItem]:
     if works_inbox(user):
         items.append(INBOX)
     items.append(MAP)
+    if REPORT_READ in actions:
+        items.append(REPORTS)
     items.append(NOTIFICATIONS)
     return items
 
