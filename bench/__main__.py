@@ -70,7 +70,7 @@ def _external(module: str, size: int, say, label: str) -> dict:
     Environment: BENCH_DATABASE_URL, BENCH_SIZE, BENCH_RESULTS_JSON (a path the script may write
     its figures to, as JSON). Its output is shown and kept; its exit status is recorded.
     """
-    if importlib.util.find_spec(f"bench.{module}") is None:
+    if not (BENCH_DIR / f"{module}.py").exists():
         return {"status": "missing", "note": f"bench/{module}.py does not exist yet"}
     out = RESULTS_DIR / f".{module}-{size}.json"
     out.unlink(missing_ok=True)
@@ -95,6 +95,11 @@ def _external(module: str, size: int, say, label: str) -> dict:
         except ValueError:
             result["figures_error"] = "BENCH_RESULTS_JSON was not valid JSON"
         out.unlink()
+    else:  # a script that prints one JSON document instead
+        try:
+            result["figures"] = json.loads(proc.stdout)
+        except ValueError:
+            pass
     return result
 
 
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if "reports" in only:
         say("[4/5] reports")
-        if importlib.util.find_spec("bench.reports") is not None:
+        if (BENCH_DIR / "reports.py").exists():
             results["scenarios"]["reports"] = _external("reports", args.size, say, "reports")
         else:
             results["scenarios"]["reports"] = {"status": "not yet implemented: reporting issue #7"}

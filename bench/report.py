@@ -234,7 +234,11 @@ def render(results_dir: Path, plans_dir: Path) -> str:
     for size, run in runs.items():
         reports = run["scenarios"].get("reports")
         if reports:
-            add(f"- {_n(size)} incidents: {reports.get('status')}")
+            figures = reports.get("figures")
+            add(
+                f"- {_n(size)} incidents: {reports.get('status')}"
+                + (f"; figures: `{json.dumps(figures)[:600]}`" if figures else "")
+            )
     add("")
     return "\n".join(lines)
 
