@@ -521,14 +521,14 @@ def render() -> None:
         "includes the previous rounds' wave incidents, and the two sets do not have the same open incidents, so",
         "this is not a like-for-like comparison; the rows above are):",
         "",
-        "| size | round | measured at | load before / after | due at T + 30 s | events | ms (committed) |",
+        "| size | round | measured at (Asia/Jakarta) | load before / after | due at T + 30 s | events | ms (committed) |",
         "|---|---|---|---|---|---|---|",
     ]
     for label, rounds in ((label_small, rounds_small), (label_large, rounds_large)):
         for index, r in enumerate(rounds, start=1):
             committed = r.get("next_interval_committed", {})
             lines.append(
-                f"| {label} | {index} | {r.get('measured_at', r.get('T', ''))[:19]} | {r['load_before']} / {r['load_after']} "
+                f"| {label} | {index} | {r.get('measured_at', r.get('T', ''))[:16].replace('T', ' ')} | {r['load_before']} / {r['load_after']} "
                 f"| {committed.get('incidents_checked')} | {committed.get('events_recorded')} | {committed.get('ms')} |"
             )
     for label, run in ((label_small, small), (label_large, large)):
