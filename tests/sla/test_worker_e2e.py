@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BASE_DIR = Path(settings.BASE_DIR)
 K = TimelineEvent.Kind
-E2E_REDIS_URL = os.environ.get("SLA_E2E_REDIS_URL", "redis://127.0.0.1:6379/13")
+E2E_REDIS_URL = os.environ.get("SLA_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def _redis_or_skip() -> None:
