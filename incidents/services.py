@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -132,11 +132,16 @@ def reference_next(*, region: Region, when: datetime) -> str:
     """Next reference number, e.g. SMG-250326-0042 (prefix, local date, daily sequence).
 
     One atomic upsert, so concurrent creators never get the same number; the counter only
-    moves forward. A number is visible only if the transaction that took it commits.
+    moves forward. On PostgreSQL the upsert runs on its own autocommit connection
+    (``REFERENCE_COUNTER_DATABASE``), so the counter row is locked for one statement rather than
+    until the caller's transaction commits: intakes do not queue behind each other. The price is
+    that a creation rolled back after this call leaves a gap in the day's numbers (every check that
+    can refuse an intake runs before it). Elsewhere (SQLite) it runs in the caller's transaction.
     """
     day = timezone.localtime(when, ZoneInfo(settings.TIME_ZONE)).date()  # the center's day, not the user's
     table = "incidents_referencecounter"
-    with connection.cursor() as cursor:
+    alias = settings.REFERENCE_COUNTER_DATABASE
+    with (connections[alias] if alias else connection).cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (prefix, day, last_value) VALUES (%s, %s, 1) "
             f"ON CONFLICT (prefix, day) DO UPDATE SET last_value = {table}.last_value + 1 "

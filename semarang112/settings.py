@@ -144,6 +144,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Reference numbers come from a second connection in autocommit (incidents.services.reference_next):
+    # the counter row is locked for one statement, not for the whole intake transaction, so
+    # concurrent intakes do not queue behind each other's commits. Its commits need not wait for
+    # the disk: the WAL of an incident that uses a number is flushed after the counter's record, so
+    # a committed incident never loses its counter step. No tables live there; tests mirror default.
+    DATABASES["counters"] = {
+        **DATABASES["default"],
+        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), "options": "-c synchronous_commit=off"},
+        "TEST": {"MIRROR": "default"},
+    }
+#: The alias reference numbers are taken on (None: inside the caller's transaction — SQLite, where a
+#: second writer would wait for the first).
+REFERENCE_COUNTER_DATABASE = "counters" if "counters" in DATABASES else None
 
 # ------------------------------------------------------------------------------------------------
 # Passwords and sessions

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from incidents import services
 from incidents.models import Incident, ReferenceCounter
@@ -106,8 +107,9 @@ def test_reference_next_directly(region):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
 def test_references_are_unique_under_concurrent_creation(seeded, operator, run_in_threads):
+    # the product's path: numbers from the autocommit "counters" connection
     # given 8 operators creating 10 incidents each at the same moment
     category = seeded.category("fire")
     threads, per_thread = 8, 10
@@ -139,3 +141,53 @@ def test_counter_survives_ten_thousand(region):
 
     assert services.reference_next(region=region, when=day) == "SMG-250310-10000"
     assert services.reference_next(region=region, when=day + timedelta(days=1)) == "SMG-250311-0001"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
+def test_an_open_intake_does_not_hold_up_the_next_number(seeded, operator, run_in_threads):
+    # given one intake that has taken its number and is still open (not committed)
+    from django.conf import settings
+
+    assert settings.REFERENCE_COUNTER_DATABASE == "counters"
+    category = seeded.category("fire")
+    started, release = threading.Event(), threading.Event()
+
+    def slow_intake():
+        with transaction.atomic():
+            incident = services.incident_create(actor=operator, category=category, description="Kebakaran.")
+            started.set()
+            release.wait(10)
+        return incident.reference
+
+    def quick_intake():
+        started.wait(10)
+        try:
+            # when a second operator reports meanwhile, it is not blocked by the first (a lock wait
+            # would hit this timeout and fail) and gets the next number
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                return services.incident_create(actor=operator, category=category, description="Banjir.").reference
+        finally:
+            release.set()
+
+    (first, first_error), (second, second_error) = run_in_threads(slow_intake, quick_intake)
+
+    assert (first_error, second_error) == (None, None)
+    assert int(second.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
+def test_a_rolled_back_intake_leaves_a_gap_not_a_duplicate(seeded, operator):
+    category = seeded.category("fire")
+    first = services.incident_create(actor=operator, category=category, description="Satu.").reference
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.incident_create(actor=operator, category=category, description="Dua.")
+        raise RuntimeError("rolled back after the number was taken")
+
+    third = services.incident_create(actor=operator, category=category, description="Tiga.").reference
+
+    assert int(third.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 2
+    assert Incident.objects.count() == 2
