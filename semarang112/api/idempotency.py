@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -62,24 +61,6 @@ def _valid_key(key: str) -> bool:
     return 1 <= len(key) <= 255 and all(32 <= ord(char) < 127 for char in key)
 
 
-@contextmanager
-def _lock_wait(milliseconds: int) -> Iterator[None]:
-    """Bound how long this transaction waits for a lock (PostgreSQL); SQLite queues writers anyway."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"]
-        )
-        (previous, _new) = cursor.fetchone()
-    try:
-        yield
-    finally:  # the caller's savepoint has been rolled back by now, so the transaction is usable
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
-
-
 def _is_lock_timeout(exc: OperationalError) -> bool:
     return getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
@@ -89,27 +70,60 @@ def _replay(record: IdempotencyRecord) -> Response:
     return Response(record.response_body, status=record.status_code, headers=headers)
 
 
-def _claim(request, key: str) -> IdempotencyRecord | Response:
-    """Insert the in-flight record, or answer from an earlier request with the same key."""
+_TABLE = IdempotencyRecord._meta.db_table
+_CLAIM_COLUMNS = "scope, key, fingerprint, method, path, state, status_code, response_body, response_headers, created_at, expires_at"
+_CLAIM_UPSERT = (
+    f"INSERT INTO {_TABLE} ({_CLAIM_COLUMNS}) {{values}} "
+    "ON CONFLICT (scope, key) DO UPDATE SET "
+    + ", ".join(f"{column} = EXCLUDED.{column}" for column in _CLAIM_COLUMNS.split(", ")[2:])
+    + f" WHERE {_TABLE}.expires_at <= EXCLUDED.created_at RETURNING id{{returning}}"
+)
+# PostgreSQL: the wait for a concurrent request with the same key is bounded (lock_timeout set
+# for this statement's unique-index wait, restored to the session's value in RETURNING), all in
+# the one round trip.
+_CLAIM_SQL = {
+    "postgresql": "WITH _wait AS (SELECT set_config('lock_timeout', %s, true)) "
+    + _CLAIM_UPSERT.format(
+        values="SELECT %s, %s, %s, %s, %s, %s, NULL, NULL, '{}', %s, %s FROM _wait",
+        returning=", set_config('lock_timeout', (SELECT reset_val FROM pg_settings WHERE name = 'lock_timeout'), true)",
+    ),
+    "sqlite": _CLAIM_UPSERT.format(values="VALUES (%s, %s, %s, %s, %s, %s, NULL, NULL, '{}', %s, %s)", returning=""),
+}
+
+
+def _claim(request, key: str) -> int | Response:
+    """Insert the in-flight record (its id), or answer from an earlier request with the same key.
+
+    One statement: ``INSERT … ON CONFLICT (scope, key) DO UPDATE … WHERE expired``. It inserts a
+    new key, takes over an expired record, or returns nothing when the key is held by a committed
+    request (compared and replayed below). A request still in flight with the same key holds the
+    unique index entry: PostgreSQL makes this statement wait for it, at most API_IDEMPOTENCY_WAIT_MS.
+    """
     scope, fingerprint, now = _scope(request), request_fingerprint(request), timezone.now()
-    IdempotencyRecord.objects.filter(scope=scope, key=key, expires_at__lte=now).delete()
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [
+        scope,
+        key,
+        fingerprint,
+        request.method,
+        request.path[:255],
+        IdempotencyRecord.State.IN_FLIGHT,
+        adapt(now),
+        adapt(now + timedelta(hours=settings.API_IDEMPOTENCY_TTL_HOURS)),
+    ]
+    if connection.vendor == "postgresql":
+        params.insert(0, f"{settings.API_IDEMPOTENCY_WAIT_MS}ms")
     try:
-        # The savepoint is inside the lock-wait block, so a failed INSERT is rolled back first.
-        with _lock_wait(settings.API_IDEMPOTENCY_WAIT_MS), transaction.atomic():
-            return IdempotencyRecord.objects.create(
-                scope=scope,
-                key=key,
-                fingerprint=fingerprint,
-                method=request.method,
-                path=request.path[:255],
-                expires_at=now + timedelta(hours=settings.API_IDEMPOTENCY_TTL_HOURS),
-            )
-    except IntegrityError:
-        pass  # the key is taken by a committed request: compare and replay below
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL[connection.vendor], params)
+            row = cursor.fetchone()
     except OperationalError as exc:
+        # The transaction is aborted; idempotent_create's atomic block rolls it back.
         if _is_lock_timeout(exc):
             raise IdempotencyKeyInUse(headers={"Retry-After": "1"}) from None
         raise
+    if row is not None:
+        return row[0]
     existing = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
     if existing is None:  # pragma: no cover - purged between the INSERT and this read
         raise IdempotencyKeyInUse(headers={"Retry-After": "1"})
@@ -135,9 +149,10 @@ def idempotent_create(request, create: Callable[[], Response]) -> Response:
         if isinstance(claimed, Response):
             return claimed
         response = create()
-        claimed.state = IdempotencyRecord.State.COMPLETED
-        claimed.status_code = response.status_code
-        claimed.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
-        claimed.response_headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
-        claimed.save(update_fields=["state", "status_code", "response_body", "response_headers"])
+        IdempotencyRecord.objects.filter(pk=claimed).update(
+            state=IdempotencyRecord.State.COMPLETED,
+            status_code=response.status_code,
+            response_body=json.loads(JSONRenderer().render(response.data) or b"null"),
+            response_headers={name: response[name] for name in STORED_HEADERS if response.has_header(name)},
+        )
     return response
