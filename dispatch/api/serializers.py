@@ -9,9 +9,10 @@ from dispatch.models import Agency, Assignment, FieldUnit, Volunteer
 from incidents.api.serializers import AgencyRefSerializer, CategoryRefSerializer, DistrictRefSerializer
 from incidents.models import Incident
 from semarang112.api.fields import StrictFieldsMixin, mask_phone
+from semarang112.api.serializers import ModelSerializer
 
 
-class AgencySerializer(serializers.ModelSerializer):
+class AgencySerializer(ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     email = serializers.CharField(read_only=True, help_text="May be empty.")
 
@@ -21,7 +22,7 @@ class AgencySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class IncidentRefSerializer(serializers.ModelSerializer):
+class IncidentRefSerializer(ModelSerializer):
     category = CategoryRefSerializer(read_only=True)
 
     class Meta:
@@ -30,19 +31,19 @@ class IncidentRefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UnitRefSerializer(serializers.ModelSerializer):
+class UnitRefSerializer(ModelSerializer):
     class Meta:
         model = FieldUnit
         fields = ["id", "code", "name"]
 
 
-class VolunteerRefSerializer(serializers.ModelSerializer):
+class VolunteerRefSerializer(ModelSerializer):
     class Meta:
         model = Volunteer
         fields = ["id", "name"]
 
 
-class AssignmentSerializer(serializers.ModelSerializer):
+class AssignmentSerializer(ModelSerializer):
     incident = IncidentRefSerializer(read_only=True)
     agency = AgencyRefSerializer(read_only=True)
     unit = UnitRefSerializer(read_only=True, allow_null=True)
@@ -71,7 +72,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UnitSerializer(serializers.ModelSerializer):
+class UnitSerializer(ModelSerializer):
     agency = AgencyRefSerializer(read_only=True)
     home_district = DistrictRefSerializer(read_only=True, allow_null=True)
 
@@ -85,7 +86,7 @@ class UnitStatusInputSerializer(StrictFieldsMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=FieldUnit.Status.choices)
 
 
-class VolunteerSerializer(serializers.ModelSerializer):
+class VolunteerSerializer(ModelSerializer):
     community = AgencyRefSerializer(read_only=True)
     districts = serializers.SerializerMethodField()
 

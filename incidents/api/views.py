@@ -86,12 +86,21 @@ def _intake_region(principal) -> Region | None:
     return Region.objects.get(pk=next(iter(region_ids))) if len(region_ids) == 1 else None
 
 
-def incident_response(request, incident: Incident, *, status_code: int = 200, location: bool = False) -> Response:
-    """The incident as the caller may see it, with its ETag (re-read through the selector)."""
-    try:
-        incident = incident_get_for_user(request.user, pk=incident.pk)
-    except Http404:  # e.g. a create-only client does not read incidents: answer with what was written
-        pass
+def incident_response(
+    request, incident: Incident, *, status_code: int = 200, location: bool = False, created: bool = False
+) -> Response:
+    """The incident as the caller may see it, with its ETag (re-read through the selector).
+
+    ``created``: the instance ``incident_create`` just wrote and its related rows, answered as is
+    (its creator reports it, even a client that may not read incidents; it has no assignments yet).
+    """
+    if created:
+        incident._prefetched_objects_cache = {"assignments": Assignment.objects.none()}
+    else:
+        try:
+            incident = incident_get_for_user(request.user, pk=incident.pk)
+        except Http404:  # e.g. a create-only client does not read incidents: answer with what was written
+            pass
     data = s.IncidentSerializer(incident, context={"request": request}).data
     headers = {"ETag": etag_for(incident.version)}
     if location:
@@ -227,7 +236,7 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
         def run() -> Response:
             incident = services.incident_create(actor=actor_for(request), **data)
-            return incident_response(request, incident, status_code=status.HTTP_201_CREATED, location=True)
+            return incident_response(request, incident, status_code=status.HTTP_201_CREATED, location=True, created=True)
 
         return idempotent_create(request, run)
 
