@@ -6,21 +6,23 @@ queue up instead of deadlocking. Incident milestones follow from assignment mile
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from incidents import sla
 from incidents.models import Category, District, Incident, TimelineEvent
-from incidents.services import Actor, _lock_incident, _set_status, as_actor, timeline_event_create
+from incidents.services import Actor, _lock_incident, _set_status, as_actor, category_chain, timeline_event_create
 from incidents.transitions import check_transition
+from semarang112.core import config_cache
 from semarang112.exceptions import ApplicationError, Conflict
 
 from .access import SHARE_CODENAMES
@@ -35,34 +37,44 @@ K = TimelineEvent.Kind
 # ------------------------------------------------------------------------------------------------
 # Routing
 # ------------------------------------------------------------------------------------------------
+@config_cache.pinned()
 def routing_suggest(*, category: Category, district: District | None) -> list[Agency]:
     """Agencies for a category (and district), in order.
 
     Rules for the district win over the category's all-district rules; a category without
-    rules of its own inherits its parent's.
+    rules of its own inherits its parent's. The rules are read through the configuration cache
+    (one query per category and district until the configuration changes).
     """
-    for node in category.ancestors_and_self():
-        district_filter = Q(district__isnull=True)
-        if district is not None:
-            district_filter |= Q(district=district)
-        rules = list(
-            RoutingRule.objects.filter(district_filter, category=node, is_active=True, agency__is_active=True)
-            .select_related("agency")
-            .annotate(
-                specific=Case(When(district__isnull=True, then=Value(1)), default=Value(0), output_field=IntegerField())
-            )
-            .order_by("specific", "order", "agency__code")
+    district_id = district.pk if district is not None else None
+    for node_id in category_chain(category):
+        rules = config_cache.cached(
+            f"dispatch.routing:{node_id}:{district_id}", lambda node_id=node_id: _routing_rules(node_id, district_id)
         )
         if rules:
-            if district is not None and any(rule.district_id == district.pk for rule in rules):
-                rules = [rule for rule in rules if rule.district_id == district.pk]
-            seen, agencies = set(), []
-            for rule in rules:
-                if rule.agency_id not in seen:
-                    seen.add(rule.agency_id)
-                    agencies.append(rule.agency)
-            return agencies
+            return [copy.copy(agency) for agency in rules]
     return []
+
+
+def _routing_rules(category_id: int, district_id: int | None) -> list[Agency]:
+    """The agencies of one category's active rules for a district (its own rules win), in order."""
+    district_filter = Q(district__isnull=True)
+    if district_id is not None:
+        district_filter |= Q(district_id=district_id)
+    rules = list(
+        RoutingRule.objects.filter(district_filter, category_id=category_id, is_active=True, agency__is_active=True)
+        .select_related("agency")
+        .order_by("order", "agency__code")
+    )
+    if district_id is not None and any(rule.district_id == district_id for rule in rules):
+        rules = [rule for rule in rules if rule.district_id == district_id]
+    else:
+        rules = [rule for rule in rules if rule.district_id is None]
+    seen, agencies = set(), []
+    for rule in rules:
+        if rule.agency_id not in seen:
+            seen.add(rule.agency_id)
+            agencies.append(rule.agency)
+    return agencies
 
 
 # ------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Each service (1) runs in ``transaction.atomic``, (2) locks the incident row with
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from semarang112.core import config_cache
 from semarang112.exceptions import ApplicationError, Conflict, InvalidTransition
 
 from . import sla
@@ -119,13 +121,22 @@ def normalize_caller_number(raw: str) -> str:
 
 
 def default_region() -> Region:
+    """The region reports go to unless said otherwise (``DEFAULT_REGION_CODE``)."""
+    code = settings.DEFAULT_REGION_CODE
     try:
-        return Region.objects.get(code=settings.DEFAULT_REGION_CODE)
+        return copy.copy(config_cache.cached(f"incidents.region:{code}", lambda: Region.objects.get(code=code)))
     except Region.DoesNotExist:
         raise ApplicationError(
             _("Region %(code)s is not set up; run `manage.py seed_semarang`.") % {"code": settings.DEFAULT_REGION_CODE},
             code="region_missing",
         ) from None
+
+
+def category_chain(category: Category) -> list[int]:
+    """Ids of the category and its parents, nearest first (through the configuration cache)."""
+    return config_cache.cached(
+        f"incidents.category_chain:{category.pk}", lambda: [node.pk for node in category.ancestors_and_self()]
+    )
 
 
 def reference_next(*, region: Region, when: datetime) -> str:
@@ -346,6 +357,7 @@ def call_attach_to_incident(*, call: Call, incident: Incident, actor: Actor | Ab
 # Incidents
 # ------------------------------------------------------------------------------------------------
 @transaction.atomic
+@config_cache.pinned()
 def incident_create(
     *,
     actor: Actor | AbstractBaseUser | None,

@@ -61,6 +61,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from semarang112.core import config_cache
+
 from . import webhooks
 from .models import Category, Incident, SlaEvent, SlaLevel, SlaPolicy, SlaTarget, SweepHeartbeat, TimelineEvent
 
@@ -116,7 +118,10 @@ class PolicyBook:
 
     def policies(self, category_id: int) -> list[SlaPolicy]:
         if category_id not in self._by_category:
-            self._by_category[category_id] = list(SlaPolicy.objects.filter(category_id=category_id, is_active=True))
+            self._by_category[category_id] = config_cache.cached(
+                f"sla.policies:{category_id}",
+                lambda: list(SlaPolicy.objects.filter(category_id=category_id, is_active=True)),
+            )
         return self._by_category[category_id]
 
     def targets(self, *, category: Category, priority: int | None, agency_id: int | None = None) -> Targets:

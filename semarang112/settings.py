@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "incidents",
     "dispatch",
     "reporting",
+    "semarang112.core",
     "semarang112.api",
     "django_htmx",
     "semarang112.console",
@@ -90,6 +91,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "semarang112.core.config_cache.middleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

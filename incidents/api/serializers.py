@@ -12,7 +12,16 @@ from dispatch.models import Agency, IncidentShare
 from incidents.models import Call, Category, Channel, District, Incident, Priority, TimelineEvent, Village
 from incidents.selectors import call_list_for_user, incident_list_for_user
 from incidents.transitions import allowed_next
-from semarang112.api.fields import CoordinateField, DateTimeField, StrictFieldsMixin, mask_name, mask_phone
+from semarang112.api.fields import (
+    ConfigPrimaryKeyRelatedField,
+    ConfigSlugRelatedField,
+    CoordinateField,
+    DateTimeField,
+    StrictFieldsMixin,
+    mask_name,
+    mask_phone,
+)
+from semarang112.api.serializers import ModelSerializer
 
 PERSONAL_FIELDS = ("caller_name", "caller_number")
 
@@ -25,7 +34,7 @@ def _principal(serializer):
 # ------------------------------------------------------------------------------------------------
 # Reference data
 # ------------------------------------------------------------------------------------------------
-class CategoryRefSerializer(serializers.ModelSerializer):
+class CategoryRefSerializer(ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
 
     class Meta:
@@ -33,25 +42,25 @@ class CategoryRefSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name"]
 
 
-class DistrictRefSerializer(serializers.ModelSerializer):
+class DistrictRefSerializer(ModelSerializer):
     class Meta:
         model = District
         fields = ["id", "code", "name"]
 
 
-class VillageRefSerializer(serializers.ModelSerializer):
+class VillageRefSerializer(ModelSerializer):
     class Meta:
         model = Village
         fields = ["id", "code", "name"]
 
 
-class AgencyRefSerializer(serializers.ModelSerializer):
+class AgencyRefSerializer(ModelSerializer):
     class Meta:
         model = Agency
         fields = ["id", "code", "name"]
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(ModelSerializer):
     name = serializers.CharField(source="display_name", read_only=True)
     parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
@@ -72,7 +81,7 @@ class CategorySerializer(serializers.ModelSerializer):
         ]
 
 
-class DistrictSerializer(serializers.ModelSerializer):
+class DistrictSerializer(ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -80,7 +89,7 @@ class DistrictSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "region"]
 
 
-class VillageSerializer(serializers.ModelSerializer):
+class VillageSerializer(ModelSerializer):
     district = DistrictRefSerializer(read_only=True)
 
     class Meta:
@@ -98,7 +107,7 @@ class AssignmentSummarySerializer(serializers.Serializer):
     requested_at = serializers.DateTimeField(read_only=True)
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(ModelSerializer):
     """An incident as lists and details show it; caller data masked unless the principal may see it."""
 
     region = serializers.SlugRelatedField(slug_field="code", read_only=True)
@@ -168,7 +177,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         return data
 
 
-class TimelineEventSerializer(serializers.ModelSerializer):
+class TimelineEventSerializer(ModelSerializer):
     actor = serializers.SerializerMethodField(help_text="Username, or the system / API client label.")
     agency = serializers.SerializerMethodField(help_text="Agency code of the assignment, if any.")
 
@@ -225,7 +234,7 @@ class VisibleIncidentField(serializers.PrimaryKeyRelatedField):
 
 
 class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
-    category = serializers.SlugRelatedField(
+    category = ConfigSlugRelatedField(
         slug_field="code", queryset=Category.objects.all(), help_text="Category code, e.g. fire (GET /categories/)."
     )
     description = serializers.CharField(max_length=5000)
@@ -234,7 +243,7 @@ class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         choices=Channel.choices, required=False, help_text="Default: api for integration clients, phone_112 for staff."
     )
     address = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    district = serializers.PrimaryKeyRelatedField(queryset=District.objects.all(), required=False, allow_null=True)
+    district = ConfigPrimaryKeyRelatedField(queryset=District.objects.all(), required=False, allow_null=True)
     village = serializers.PrimaryKeyRelatedField(queryset=Village.objects.all(), required=False, allow_null=True)
     latitude = CoordinateField(limit=90, required=False, allow_null=True)
     longitude = CoordinateField(limit=180, required=False, allow_null=True)
@@ -301,7 +310,7 @@ class CategoryChangeInputSerializer(StrictFieldsMixin, serializers.Serializer):
 # ------------------------------------------------------------------------------------------------
 # Shares (another agency may see, or assist on, one incident)
 # ------------------------------------------------------------------------------------------------
-class IncidentShareSerializer(serializers.ModelSerializer):
+class IncidentShareSerializer(ModelSerializer):
     agency = AgencyRefSerializer(read_only=True)
     granted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -354,7 +363,7 @@ class AssistInputSerializer(StrictFieldsMixin, serializers.Serializer):
 # ------------------------------------------------------------------------------------------------
 # Calls
 # ------------------------------------------------------------------------------------------------
-class CallSerializer(serializers.ModelSerializer):
+class CallSerializer(ModelSerializer):
     region = serializers.SlugRelatedField(slug_field="code", read_only=True)
     operator = serializers.SlugRelatedField(slug_field="username", read_only=True)
     answer_seconds = serializers.FloatField(read_only=True, allow_null=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+from semarang112.core import config_cache
 
 COORDINATE_QUANTUM = Decimal("0.000001")
 
@@ -66,3 +69,28 @@ class StrictFieldsMixin:
             if unknown:
                 raise serializers.ValidationError({name: [self.unknown_field_message] for name in unknown})
         return super().validate(attrs)
+
+
+class _ConfigLookupMixin:
+    """Resolve the reference through the configuration cache (``semarang112.core.config_cache``).
+
+    For references to configuration tables whose every change bumps the configuration version
+    (categories, districts, agencies): an intake names a category and a district, and they are
+    looked up once per process until the configuration changes. Only for fields whose queryset
+    does not depend on the request. Unknown values are not cached (each is a query and a 400).
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (str, int)):
+            return super().to_internal_value(data)
+        model = self.get_queryset().model
+        key = f"api.lookup:{model._meta.label}:{getattr(self, 'slug_field', 'pk')}:{type(data).__name__}:{data}"
+        return copy.copy(config_cache.cached(key, lambda: super(_ConfigLookupMixin, self).to_internal_value(data)))
+
+
+class ConfigSlugRelatedField(_ConfigLookupMixin, serializers.SlugRelatedField):
+    """``SlugRelatedField`` to a configuration table (e.g. a category by code), cached."""
+
+
+class ConfigPrimaryKeyRelatedField(_ConfigLookupMixin, serializers.PrimaryKeyRelatedField):
+    """``PrimaryKeyRelatedField`` to a configuration table (e.g. a district by id), cached."""

@@ -1,0 +1,119 @@
+"""Per-process cache of small configuration tables, checked against one version number.
+
+An intake reads the same configuration every time: the default region, the routing rules, the SLA
+policies. They change a few times a month, in the admin; reading them costs a query each on every
+report. Here each process keeps them in memory, keyed by the configuration version: one indexed
+single-row read (``SELECT value FROM core_configversion``) tells whether anything changed.
+
+The version is bumped by PostgreSQL statement triggers on every table listed in ``CONFIG_TABLES``
+(any INSERT, UPDATE, DELETE or TRUNCATE, whatever wrote it: the admin, a data migration, raw SQL),
+with a value from a sequence. So:
+
+* a change is seen by every process by the next request after it commits (read committed: the
+  version is read before the data, so old data is never cached under a new version);
+* a block that changes configuration and then reads it through this cache must not be pinned
+  (the admin, where configuration changes, does not read through it);
+* a transaction that changed configuration sees its own new version, and if it rolls back the
+  version falls back to a value whose cached data was read before the change (still right) — the
+  rolled-back value is never handed out again.
+
+Without PostgreSQL (the SQLite development default) there are no triggers, and nothing is cached.
+
+``pinned()`` reads the version once for a block of work; ``middleware`` makes each request such a
+block, so a report that needs five configuration lookups costs one small query.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from django.db import connection
+
+T = TypeVar("T")
+
+#: Tables whose every change bumps the version (the triggers of migration core 0001 and later).
+CONFIG_TABLES = (
+    "incidents_region",
+    "incidents_district",
+    "incidents_category",
+    "incidents_slapolicy",
+    "dispatch_agency",
+    "dispatch_routingrule",
+)
+
+_local = threading.local()
+_values: dict[str, tuple[int, object]] = {}
+
+
+def enabled() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def current_version() -> int | None:
+    """The configuration version; None without PostgreSQL (or without the version row).
+
+    Inside ``pinned()`` it is read once, at the first call, and kept until the block ends.
+    """
+    if not enabled():
+        return None
+    scope = getattr(_local, "scope", None)
+    if scope is not None and "version" in scope:
+        return scope["version"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM core_configversion WHERE id = 1")
+        row = cursor.fetchone()
+    version = row[0] if row else None
+    if scope is not None:
+        scope["version"] = version
+    return version
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """One version for the whole block (a request, an intake): read at first use, not before.
+
+    Nested blocks share the outermost one.
+    """
+    if getattr(_local, "scope", None) is not None:
+        yield
+        return
+    _local.scope = {}
+    try:
+        yield
+    finally:
+        _local.scope = None
+
+
+def middleware(get_response):
+    """Each request reads the configuration version at most once (``MIDDLEWARE``)."""
+
+    def respond(request):
+        with pinned():
+            return get_response(request)
+
+    return respond
+
+
+def cached(name: str, loader: Callable[[], T]) -> T:
+    """``loader()``'s result, reused while the configuration version stays the same.
+
+    The result is shared by every caller in the process: treat it as read-only (hand out copies
+    of model instances that callers might change).
+    """
+    version = current_version()
+    if version is None:
+        return loader()
+    hit = _values.get(name)
+    if hit is not None and hit[0] == version:
+        return hit[1]  # type: ignore[return-value]
+    value = loader()
+    _values[name] = (version, value)
+    return value
+
+
+def clear() -> None:
+    """Forget everything cached in this process."""
+    _values.clear()

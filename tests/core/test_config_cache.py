@@ -1,0 +1,106 @@
+"""The configuration cache: reads once, sees every change at once, never serves rolled-back data."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from dispatch.models import RoutingRule
+from dispatch.services import routing_suggest
+from incidents import services
+from semarang112.core import config_cache
+from tests.factories import AgencyFactory, CategoryFactory, RoutingRuleFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+def codes(agencies) -> list[str]:
+    return [agency.code for agency in agencies]
+
+
+def routing_queries(queries) -> list[str]:
+    return [q["sql"] for q in queries if "dispatch_routingrule" in q["sql"]]
+
+
+@pytest.fixture
+def fire():
+    category = CategoryFactory(code="fire-cc")
+    RoutingRuleFactory(category=category, agency=AgencyFactory(code="engine"), order=1)
+    return category
+
+
+def test_the_rules_are_read_once_while_nothing_changes(fire):
+    routing_suggest(category=fire, district=None)
+
+    with CaptureQueriesContext(connection) as again:
+        assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
+
+    # one version read, no routing query
+    assert routing_queries(again.captured_queries) == []
+    assert len(again.captured_queries) == 1
+
+
+def test_a_rule_change_is_seen_by_the_next_call(fire):
+    assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
+
+    RoutingRuleFactory(category=fire, agency=AgencyFactory(code="ambulance"), order=0)
+    assert codes(routing_suggest(category=fire, district=None)) == ["ambulance", "engine"]
+
+    # a bulk update (no signals, no save()) is seen too: the trigger fires on any statement
+    RoutingRule.objects.filter(agency__code="ambulance").update(is_active=False)
+    assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
+
+    # and so is raw SQL on a related configuration table
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE dispatch_agency SET is_active = false WHERE code = 'engine'")
+    assert routing_suggest(category=fire, district=None) == []
+
+
+def test_a_rolled_back_change_is_not_served_afterwards(fire):
+    assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        RoutingRuleFactory(category=fire, agency=AgencyFactory(code="ghost"), order=0)
+        # the transaction sees (and caches) its own change
+        assert codes(routing_suggest(category=fire, district=None)) == ["ghost", "engine"]
+        raise RuntimeError("the admin's save failed")
+
+    assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
+
+
+def test_callers_get_copies_they_may_change(fire, region):
+    first = routing_suggest(category=fire, district=None)[0]
+    first.name = "changed by a caller"
+
+    assert routing_suggest(category=fire, district=None)[0].name != "changed by a caller"
+    region = services.default_region()
+    region.name = "changed"
+    assert services.default_region().name != "changed"
+
+
+def test_an_intake_reads_the_version_once_and_no_configuration_twice(seeded, operator):
+    fire = seeded.category("fire")
+    district = seeded.district("Candisari")
+    services.incident_create(actor=operator, category=fire, description="Kebakaran.", district=district)
+
+    with CaptureQueriesContext(connection) as second:
+        services.incident_create(actor=operator, category=fire, description="Kebakaran lagi.", district=district)
+
+    sql = [q["sql"] for q in second.captured_queries]
+    assert sum("core_configversion" in s for s in sql) == 1
+    assert routing_queries(second.captured_queries) == []
+    assert not [s for s in sql if 'FROM "incidents_region"' in s]
+
+
+def test_without_a_version_row_nothing_is_cached(fire):
+    from semarang112.core.models import ConfigVersion
+
+    ConfigVersion.objects.all().delete()
+    routing_suggest(category=fire, district=None)
+
+    with CaptureQueriesContext(connection) as again:
+        routing_suggest(category=fire, district=None)
+
+    assert len(routing_queries(again.captured_queries)) == 1
+    assert config_cache.current_version() is None
