@@ -61,7 +61,10 @@ def _find(model: type[HashedSecret], raw: str, *related: str) -> HashedSecret:
     if parts is None:
         raise exceptions.AuthenticationFailed(_("Malformed credentials."), code="authentication_failed")
     prefix, raw = parts
-    row = model.objects.select_related(*related).filter(prefix=prefix).first()
+    try:  # the prefix is unique (get(): no ORDER BY to build, unlike first())
+        row = model.objects.select_related(*related).get(prefix=prefix)
+    except model.DoesNotExist:
+        row = None
     # Compare digests in constant time; an unknown prefix fails the same way.
     if row is None or not hmac.compare_digest(row.digest, secret_digest(raw)):
         raise exceptions.AuthenticationFailed(_("Invalid credentials."), code="authentication_failed")
