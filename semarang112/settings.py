@@ -329,7 +329,7 @@ SLA_SWEEP_INTERVAL_SECONDS = float(os.environ.get("SLA_SWEEP_INTERVAL_SECONDS", 
 OUTBOX_FLUSH_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_FLUSH_INTERVAL_SECONDS", "30"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "semarang112.core.beat:DatabaseScheduler"  # settings create entries, admin edits last
 CELERY_BEAT_SCHEDULE = {
     "api-idempotency-records-purge": {
         "task": "semarang112.api.tasks.idempotency_records_purge_task",
