@@ -505,9 +505,16 @@ def incident_update(
             setattr(incident, field, value)
     if not changes:
         return incident
+    payload: dict[str, Any] = {"changes": changes}
+    due_fields: list[str] = []
+    if "priority" in changes:
+        # Policies may differ per priority: the deadlines follow, still counted from the time
+        # received, and the timeline records the new ones (as a re-categorisation does).
+        due_fields = sla.incident_due_times_apply(incident)
+        payload.update(sla.due_times_payload(incident))
     incident.version += 1
-    incident.save(update_fields=[*changes.keys(), "version", "updated_at"])
-    timeline_event_create(incident=incident, kind=K.UPDATED, actor=actor, payload={"changes": changes})
+    incident.save(update_fields=[*changes.keys(), *due_fields, "version", "updated_at"])
+    timeline_event_create(incident=incident, kind=K.UPDATED, actor=actor, payload=payload)
     return incident
 
 
