@@ -183,6 +183,13 @@ class MergeForm(forms.Form):
 class ShareForm(forms.Form):
     agency = forms.ModelChoiceField(label=_("Agency"), queryset=None)
     level = forms.ChoiceField(label=_("Level"), choices=())
+    # Local time (Asia/Jakarta) from the browser's date-time picker; empty: until revoked.
+    expires_at = forms.DateTimeField(
+        label=_("Until (optional)"),
+        required=False,
+        help_text=_("Empty: until someone revokes it."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
 
     def __init__(self, *args, **kwargs):
         from dispatch.models import Agency, IncidentShare
@@ -190,3 +197,10 @@ class ShareForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = Agency.objects.filter(is_active=True).exclude(kind=Agency.Kind.COMMAND_CENTER)
         self.fields["level"].choices = IncidentShare.Level.choices
+
+    def clean_expires_at(self):
+        # The service refuses a past expiry too; checking here puts the message on the field.
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError(_("The expiry must be in the future."))
+        return value

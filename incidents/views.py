@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dispatch import access as acl
 from dispatch import services as dispatch_services
 from dispatch.access import access_for, allowed_actions, personal_data_visible, require
-from dispatch.models import Agency, Assignment, IncidentShare
+from dispatch.models import Assignment, IncidentShare
 from dispatch.views import steps_for
 from semarang112.console.clocks import acknowledge_clock, current_clock, dispatch_clock, response_clock
 from semarang112.console.menu import sees_queue
@@ -500,7 +500,9 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             services.incident_add_note(incident=incident, actor=user, note=data["note"])
         elif action == "share":
             acl.require_share(user, incident, data["agency"])
-            services_share(incident=incident, actor=user, agency=data["agency"], level=data["level"])
+            dispatch_services.incident_share(
+                incident=incident, agency=data["agency"], level=data["level"], actor=user, expires_at=data["expires_at"]
+            )
         elif action == "revoke_share":
             acl.require_share_manageable(user, share)
             dispatch_services.incident_share_revoke(share=share, actor=user)
@@ -514,12 +516,6 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         messages.success(request, _("%(action)s: done.") % {"action": spec.label})
     return back
-
-
-def services_share(*, incident: Incident, actor, agency: Agency, level: str) -> None:
-    from dispatch.services import incident_share
-
-    incident_share(incident=incident, agency=agency, level=level, actor=actor)
 
 
 # ------------------------------------------------------------------------------------------------
