@@ -33,6 +33,7 @@ from dispatch.views import steps_for
 from semarang112.console.clocks import acknowledge_clock, current_clock, dispatch_clock, response_clock
 from semarang112.console.menu import sees_queue
 from semarang112.console.presence import presence_touch
+from semarang112.console.timeline import timeline_rows
 from semarang112.exceptions import ApplicationError
 
 from . import services
@@ -420,7 +421,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "pii": personal_data_visible(request.user, incident),
         "clocks": [dispatch_clock(incident), response_clock(incident)],
         "assignments": [(a, acknowledge_clock(a), steps_for(request.user, a)) for a in assignments],
-        "timeline": list(timeline_for_incident(incident)),
+        "timeline": timeline_rows(timeline_for_incident(incident)),
         "shares": [(share, can_share and acl.share_manageable(request.user, share)) for share in shares],
         "calls": calls,
         "actions": [(action, action.form(auto_id=f"{action.name}-%s") if action.form else None) for action in actions],
