@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 LABELS = {
     "id": {
         "intake": "Penerimaan panggilan",
-        "create": "Simpan panggilan dan buat insiden",
+        "create": "Simpan panggilan dan buat kejadian",
         "met": "Tercapai",
         "closed": "Ditutup",
     },

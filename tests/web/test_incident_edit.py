@@ -114,6 +114,18 @@ def test_a_stale_edit_says_so_and_overwrites_nothing(login, incident, operator, 
     assert incident.version == page_version + 1
 
 
+def test_a_stale_edit_is_explained_in_indonesian(login, incident, operator, dispatcher):
+    page_version = incident.version
+    services.incident_update(incident=incident, actor=dispatcher, data={"priority": 2}, expected_version=page_version)
+    response = login(operator).post(
+        reverse("incidents:edit", args=[incident.pk]),
+        _edit_data(incident, version=page_version, address="Jl. Lain"),
+        HTTP_ACCEPT_LANGUAGE="id",
+    )
+    assert response.status_code == 409
+    assert f"Kejadian {incident.reference} diubah oleh orang lain" in response.content.decode()
+
+
 def test_form_and_service_errors_show_on_the_form(login, seeded, make_incident, operator, supervisor):
     incident = make_incident()
     client = login(operator)
