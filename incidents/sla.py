@@ -8,9 +8,9 @@ Targets
 
 Deadlines
     Each clock's warning threshold and deadline are computed when it starts and stored on the row
-    (``Incident.{dispatch,response,resolve}_{warn,due}_at``, ``Assignment.acknowledge_due_at``), so a
-    later policy edit never rewrites history; re-categorising recomputes them (the category service
-    records the new values on its timeline event).
+    (``Incident.{dispatch,response,resolve}_{warn,due}_at``, ``Assignment.acknowledge_{warn,due}_at``),
+    so a later policy edit never rewrites history and the sweep never reads a policy; re-categorising
+    recomputes the incident's (the category service records the new values on its timeline event).
 
     ============  =====================  =================================================
     target        starts                 stops
@@ -203,8 +203,9 @@ def due_times_payload(incident: Incident) -> dict[str, str | None]:
     return {name: _iso(getattr(incident, name)) for name in INCIDENT_DUE_FIELDS}
 
 
-def acknowledge_clock_start(*, incident: Incident, agency, start: datetime) -> datetime:
-    """The acknowledge deadline of a new assignment of ``agency`` requested at ``start``.
+def acknowledge_clock_start(*, incident: Incident, agency, start: datetime) -> dict[str, datetime]:
+    """The acknowledge warning threshold and deadline of a new assignment of ``agency`` requested at
+    ``start``, for ``Assignment.objects.create(**…)``: ``acknowledge_warn_at``, ``acknowledge_due_at``.
 
     Caller (``incident_dispatch``) holds the incident's row lock. Also brings the incident's
     ``sla_next_check_at`` forward to the assignment's warning threshold, so the sweep looks at it
@@ -217,7 +218,7 @@ def acknowledge_clock_start(*, incident: Incident, agency, start: datetime) -> d
     ).update(sla_next_check_at=warn_at)
     if incident.sla_next_check_at is None or incident.sla_next_check_at > warn_at:
         incident.sla_next_check_at = warn_at
-    return due_at
+    return {"acknowledge_warn_at": warn_at, "acknowledge_due_at": due_at}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -275,6 +276,18 @@ def _assignments(incident: Incident) -> list:
     return list(Assignment.objects.filter(incident_id=incident.pk).select_related("agency").order_by("pk"))
 
 
+def _acknowledge_warn_at(incident: Incident, assignment, book: PolicyBook) -> datetime:
+    """Stored at dispatch; an assignment written before that column existed (or by code that
+    predates it) gets the share of the policy in force now, as the sweep used to compute it."""
+    if assignment.acknowledge_warn_at is not None:
+        return assignment.acknowledge_warn_at
+    percent = book.targets(
+        category=incident.category, priority=incident.priority, agency_id=assignment.agency_id
+    ).warning_percent
+    window = assignment.acknowledge_due_at - assignment.requested_at
+    return assignment.requested_at + window * (percent / 100)
+
+
 def thresholds_of(incident: Incident, assignments: Iterable, book: PolicyBook) -> list[Threshold]:
     """Every threshold of the incident's clocks and its assignments' acknowledge clocks, earliest first."""
     ended_at = _incident_ended_at(incident)
@@ -293,12 +306,7 @@ def thresholds_of(incident: Incident, assignments: Iterable, book: PolicyBook) -
         if assignment.acknowledge_due_at is None:
             continue
         stopped_at = _earliest(assignment.acknowledged_at, assignment.declined_at, assignment.cancelled_at)
-        # The deadline was fixed at dispatch; the warning share is the policy's (see the README).
-        percent = book.targets(
-            category=incident.category, priority=incident.priority, agency_id=assignment.agency_id
-        ).warning_percent
-        window = assignment.acknowledge_due_at - assignment.requested_at
-        warn_at = assignment.requested_at + window * (percent / 100)
+        warn_at = _acknowledge_warn_at(incident, assignment, book)
         thresholds.append(Threshold(T.ACKNOWLEDGE, L.WARNING, warn_at, stopped_at, assignment))
         thresholds.append(Threshold(T.ACKNOWLEDGE, L.BREACH, assignment.acknowledge_due_at, stopped_at, assignment))
     thresholds.sort(key=lambda threshold: (threshold.at, threshold.level != L.WARNING))
