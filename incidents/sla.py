@@ -61,7 +61,6 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import webhooks
 from .models import Category, Incident, SlaEvent, SlaLevel, SlaPolicy, SlaTarget, SweepHeartbeat, TimelineEvent
 
 logger = logging.getLogger(__name__)
@@ -470,7 +469,7 @@ def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: P
     """
     now = now or timezone.now()
     book = book or PolicyBook()
-    with webhooks.subscriptions_cached(), transaction.atomic():
+    with transaction.atomic():
         _commit_without_waiting_for_disk()
         incident = (
             Incident.objects.select_for_update(of=("self",))
@@ -548,8 +547,7 @@ def sla_sweep(*, now: datetime | None = None, batch: int | None = None, time_bud
     budget = settings.SLA_SWEEP_TIME_BUDGET_SECONDS if time_budget is None else time_budget
     book = PolicyBook()
     result = SweepResult()
-    with webhooks.subscriptions_cached():
-        _sweep_batches(now=now, batch=batch, budget=budget, clock=clock, book=book, result=result)
+    _sweep_batches(now=now, batch=batch, budget=budget, clock=clock, book=book, result=result)
     result.duration_ms = int((time.monotonic() - clock) * 1000)
     heartbeat_record(
         name=SWEEP_NAME,
