@@ -356,6 +356,12 @@ class Incident(models.Model):
                 name="incident_open_queue_key_idx",
                 condition=Q(status__in=["received", "verified", "dispatched", "on_scene"]),
             ),
+            # The API's ?ordering=priority over the same incidents: by priority, newest first.
+            models.Index(
+                fields=["region", "priority", "-received_at", "-id"],
+                name="incident_open_queue_newest_idx",
+                condition=Q(status__in=["received", "verified", "dispatched", "on_scene"]),
+            ),
             # Open incidents newest first (an agency's "open only" list, any region): however old
             # the history, a page reads open incidents only.
             models.Index(
