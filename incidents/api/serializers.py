@@ -118,14 +118,21 @@ INCIDENT_DATETIME_FIELDS = (
 )
 
 
-def _when(value):
-    """DRF's DateTimeField.to_representation, without its per-call settings look-ups for the
-    common case (ISO 8601 output, an aware value): in the current time zone, "Z" for UTC."""
+def _output_zone():
+    """The zone DRF's DateTimeField would write in, or None where its own path must be taken."""
+    if not settings.USE_TZ or api_settings.DATETIME_FORMAT != ISO_8601:
+        return None
+    return timezone.get_current_timezone()
+
+
+def _when(value, zone):
+    """DRF's DateTimeField.to_representation of ``value`` given ``_output_zone()`` (looked up once
+    per incident, not per timestamp): an aware value in that zone, ISO 8601, "Z" for UTC."""
     if value is None:
         return None
-    if not settings.USE_TZ or getattr(value, "tzinfo", None) is None or api_settings.DATETIME_FORMAT != ISO_8601:
+    if zone is None or getattr(value, "tzinfo", None) is None:
         return _DATETIME.to_representation(value)
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -218,6 +225,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     def to_representation(self, incident: Incident):
         visible = self._visible(incident)
+        zone = _output_zone()
         region = incident.region
         caller_name, caller_number = _text(incident.caller_name), _text(incident.caller_number)
         data = {
@@ -244,16 +252,16 @@ class IncidentSerializer(serializers.ModelSerializer):
                     "id": assignment.pk,
                     "agency": _ref(assignment.agency),
                     "status": _text(assignment.status),
-                    "requested_at": _when(assignment.requested_at),
+                    "requested_at": _when(assignment.requested_at, zone),
                 }
                 for assignment in _assignments(incident)
             ],
         }
         for name in INCIDENT_DATETIME_FIELDS:
-            data[name] = _when(getattr(incident, name))
+            data[name] = _when(getattr(incident, name), zone)
         data["version"] = None if incident.version is None else int(incident.version)
-        data["created_at"] = _when(incident.created_at)
-        data["updated_at"] = _when(incident.updated_at)
+        data["created_at"] = _when(incident.created_at, zone)
+        data["updated_at"] = _when(incident.updated_at, zone)
         return data
 
     def field_by_field_representation(self, incident: Incident) -> dict:

@@ -4,8 +4,8 @@
 time in DRF's per-field machinery); ``field_by_field_representation`` is the generic rendering of
 the declared fields. Every key, in order, with the same values and the same JSON, for incidents in
 many shapes: with and without place and coordinates, masked and not, assigned to several
-agencies, merged, resolved, read in Indonesian and in English — through the list's queryset
-(prefetched) and the detail's.
+agencies, merged, resolved, read in Indonesian and in English, in local time and in UTC —
+through the list's queryset (prefetched) and the detail's.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIRequestFactory
 
@@ -67,17 +67,21 @@ def _assert_same(serializer, incident):
     assert JSONRenderer().render(fast) == JSONRenderer().render(generic)
 
 
+@pytest.mark.parametrize("zone", ["Asia/Jakarta", "UTC"])  # UTC: DRF writes "Z"
 @pytest.mark.parametrize("language", ["id", "en"])
 @pytest.mark.parametrize("who", ["dispatcher", "agency_user"])
-def test_list_rows_render_as_the_declared_fields_do(shapes, request, who, language):
+def test_list_rows_render_as_the_declared_fields_do(shapes, request, who, language, zone):
     user = request.getfixturevalue(who)
     serializer = IncidentSerializer(context={"request": _request(user)})
     rows = _list_rows(user)
     assert rows
 
-    with translation.override(language):
+    with translation.override(language), timezone.override(zone):
         for incident in rows:
             _assert_same(serializer, incident)
+    if zone == "UTC":
+        with timezone.override(zone):
+            assert serializer.to_representation(rows[0])["received_at"].endswith("Z")
 
 
 def test_the_agency_sees_caller_data_only_where_it_is_assigned(shapes, agency_user):
