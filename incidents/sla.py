@@ -490,18 +490,30 @@ def _reroute(incident: Incident, assignment) -> None:
         logger.warning("SLA re-route of assignment %s refused: %s", assignment.pk, exc.code)
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """PostgreSQL: this transaction's COMMIT does not wait for its WAL to reach the disk.
+#: How long a batch waits for a lock held by someone else (PostgreSQL) before it gives up and its
+#: incidents are checked one by one. The batch holds the locks of all its incidents meanwhile, so it
+#: must not queue behind, say, a task that keeps an assignment locked while it sends an email.
+BATCH_LOCK_TIMEOUT_MS = 1000
+
+
+def _commit_without_waiting_for_disk(*, lock_timeout_ms: int | None = None) -> None:
+    """PostgreSQL: this transaction's COMMIT does not wait for its WAL to reach the disk (and, with
+    ``lock_timeout_ms``, no lock is waited for longer than that) — one statement.
 
     On ordinary disks the flush is most of a small transaction's cost. Safe here because the check
     is recomputed from the database: if PostgreSQL itself crashed within the WAL writer's delay
     (< 1 s), the last checks would be lost whole (events, timeline, notifications and next checks
     together, never in part) and the next sweep would record them again. Only when the check owns
-    its transaction (not inside a caller's, whose durability is the caller's business).
+    its transaction (not inside a caller's, whose durability and locks are the caller's business).
     """
     if connection.vendor == "postgresql" and not connection.savepoint_ids:
+        sql = "SELECT set_config('synchronous_commit', 'off', true)"
+        params: list = []
+        if lock_timeout_ms:
+            sql += ", set_config('lock_timeout', %s, true)"
+            params.append(f"{int(lock_timeout_ms)}ms")
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute(sql, params)
 
 
 def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: PolicyBook | None = None) -> list[SlaEvent]:
@@ -584,7 +596,10 @@ def sla_batch_check(*, incident_ids: list[int], now: datetime, book: PolicyBook 
     Left to ``incident_sla_check`` (``deferred``): incidents another transaction held locked at that
     moment (a service writing them, or a concurrent sweep's batch) and, with
     SLA_REROUTE_UNACKNOWLEDGED, those with an unacknowledged assignment to re-route. An exception
-    rolls back the whole batch; the caller then checks its incidents one by one.
+    rolls back the whole batch; the caller then checks its incidents one by one. So does waiting
+    longer than ``BATCH_LOCK_TIMEOUT_MS`` for any other lock (a row the new rows refer to, held by a
+    transaction that does not hold the incident's lock first): the batch never keeps its incidents
+    locked behind someone else's long transaction.
     """
     from dispatch.models import Assignment
 
@@ -592,7 +607,7 @@ def sla_batch_check(*, incident_ids: list[int], now: datetime, book: PolicyBook 
     reroute = settings.SLA_REROUTE_UNACKNOWLEDGED
     result = BatchResult()
     with transaction.atomic():
-        _commit_without_waiting_for_disk()
+        _commit_without_waiting_for_disk(lock_timeout_ms=BATCH_LOCK_TIMEOUT_MS)
         incidents = list(
             Incident.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("category")

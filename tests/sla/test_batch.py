@@ -358,3 +358,40 @@ def test_an_incident_locked_by_a_service_is_waited_for_not_skipped(make_incident
     assert service_error is None and sweep_error is None
     assert (result.checked, result.recorded, result.failed) == (2, 2, 0)
     assert events(held) == events(free) == {("dispatch", "warning")}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_a_batch_does_not_queue_behind_a_long_lock_on_an_assignment(
+    seeded, make_incident, dispatcher, clock, run_in_threads, monkeypatch, caplog
+):
+    # given two fires dispatched to damkar, past their acknowledge warning (96 s), and a task that
+    # keeps one assignment locked for a while without the incident's lock (as the agency email does)
+    monkeypatch.setattr(sla, "BATCH_LOCK_TIMEOUT_MS", 200)
+    incidents = [make_incident() for _ in range(2)]
+    assignments = [
+        dispatch_services.incident_dispatch(incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher)[0]
+        for incident in incidents
+    ]
+    clock.at(seconds=100)
+    locked = threading.Event()
+
+    def task():
+        with transaction.atomic():
+            Assignment.objects.select_for_update().get(pk=assignments[0].pk)
+            locked.set()
+            threading.Event().wait(1.5)
+
+    def sweep():
+        locked.wait(10)
+        return sla.sla_sweep()
+
+    # when the sweep runs meanwhile
+    (_, task_error), (result, sweep_error) = run_in_threads(task, sweep)
+
+    # then the batch gave up waiting, and its incidents were checked one by one: nothing lost
+    assert task_error is None and sweep_error is None
+    assert "checking them one by one" in caplog.text
+    assert (result.checked, result.recorded, result.failed) == (2, 2, 0)
+    for assignment in assignments:
+        assert SlaEvent.objects.filter(assignment=assignment, level="warning").count() == 1
