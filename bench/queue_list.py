@@ -8,6 +8,12 @@ page by ``_beyond`` over the ordering's fields). For each case: median / p95 of 
 evaluations after a warm-up (``time.perf_counter``, in this process, ORM included), the number
 of SQL queries (``CaptureQueriesContext``), and ``EXPLAIN (ANALYZE, BUFFERS)`` of the main query.
 
+For the API's cases it also times the whole list response the way a client gets it, minus HTTP
+and authentication: ``GET /api/v1/incidents/`` through ``IncidentViewSet`` (filter, keyset page,
+serializer, JSON rendering) with ``force_authenticate`` and without throttling — "api median / p95". The SQL time alone
+hid where most of a page went (serializing 50 rows). The API has no (priority, received_at, id)
+ordering, so its queue cases use its nearest, ``?ordering=priority`` (priority, newest first).
+
     python -m bench.queue_list [--runs 200]      # against the current bench database
 """
 
@@ -44,6 +50,8 @@ class Case:
 QUEUE_ORDERING = ("priority", "received_at", "id")  # the live queue: by priority, oldest first
 LIST_ORDERING = ("-received_at", "-id")  # the API's default ordering
 QUEUE_TARGET = {"median_ms": 30}
+# The API's ?ordering= for each case's ordering (see the module docstring for the queue's).
+API_ORDERING = {LIST_ORDERING: ("-received_at", ("-received_at", "-id")), QUEUE_ORDERING: ("priority", ("priority", "-received_at", "-id"))}  # fmt: skip
 AGENCY_TARGET = {"median_ms": 30, "p95_ms": 60, "no_seq_scan": True}
 
 CASES = [
@@ -121,6 +129,37 @@ def _cursor(user, case: Case) -> tuple[list, int, int]:
     return values, position, total
 
 
+def _api_call(user, case: Case):
+    """A function that answers one API list request for ``user`` (rendered JSON) and returns it."""
+    from dataclasses import replace
+
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from incidents.api.views import IncidentViewSet
+    from semarang112.api.pagination import KeysetPagination
+
+    name, fields = API_ORDERING[case.ordering]
+    params = {**(case.filters or {}), "ordering": name, "page_size": PAGE_SIZE}
+    if case.deep:
+        values, _position, _total = _cursor(user, replace(case, ordering=fields))
+        paginator = KeysetPagination()
+        paginator.ordering = name
+        params["cursor"] = paginator.encode_cursor("n", values)
+    view = IncidentViewSet.as_view({"get": "list"}, throttle_classes=[])  # thousands of requests, one user
+    factory = APIRequestFactory()
+
+    def call():
+        request = factory.get("/api/v1/incidents/", params)
+        force_authenticate(request, user=_fresh(user))
+        response = view(request)
+        response.render()
+        if response.status_code != 200:
+            raise SystemExit(f"{case.name}: API answered {response.status_code}: {response.content[:300]!r}")
+        return response
+
+    return call
+
+
 def _fresh(user):
     """The user as a new request sees it: the principal's Access (one query) is built again."""
     user.__dict__.pop("_semarang112_access", None)
@@ -190,6 +229,25 @@ def run_case(case: Case, runs: int, warmup: int) -> dict:
     # CPU of this process only (Python, ORM, driver): on a busy machine wall time also holds the
     # wait for a core, which this does not.
     result["python_cpu_median_ms"] = round(statistics.median(cpu), 3)
+    if not case.console:
+        call = _api_call(user, case)
+        for _ in range(warmup):
+            call()
+        with CaptureQueriesContext(connection) as captured:
+            response = call()
+        api_samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            call()
+            api_samples.append((time.perf_counter() - start) * 1000)
+        api = _summary(api_samples)
+        result["api"] = {
+            "ordering": API_ORDERING[case.ordering][0],
+            "rows": len(json.loads(response.content)["results"]),
+            "bytes": len(response.content),
+            "queries": len(captured.captured_queries),
+            **{key: api[key] for key in ("runs", "median_ms", "p95_ms", "mean_ms", "min_ms", "max_ms")},
+        }
     if plan_source is not None:
         plan = _plan(plan_source())
         result["plan"] = plan
@@ -247,10 +305,12 @@ def run(runs: int = 200, warmup: int = 20, only: list[str] | None = None, say=pr
         results.append(result)
         flag = {True: "ok", False: "MISSED", None: "-"}[result["meets_targets"]]
         seq = " SEQ SCAN" if result.get("seq_scan_on_incidents") else ""
+        api = result.get("api")
+        api_text = f"  api {api['median_ms']:7.2f} / {api['p95_ms']:7.2f} ms ({api['queries']} q)" if api else ""
         say(
             f"  {case.name:<22} median {result['median_ms']:7.2f} ms  p95 {result['p95_ms']:7.2f} ms  "
             f"queries {result['queries']}  rows {result['rows']:>3}  sql {result.get('explain_execution_ms') or 0:6.2f} ms"
-            f"  cpu {result['python_cpu_median_ms']:6.2f} ms  [{flag}]{seq}"
+            f"  cpu {result['python_cpu_median_ms']:6.2f} ms  [{flag}]{seq}{api_text}"
         )
     return {"incidents": incidents, "runs": runs, "warmup": warmup, "cases": results}
 

@@ -165,9 +165,10 @@ def render(results_dir: Path, plans_dir: Path) -> str:
                     names.append(case["name"])
                 titles[case["name"]] = case["title"]
         header = "| case | " + " | ".join(f"{_n(s)}: median / p95 ms" for s in qsizes)
-        header += " | growth (median) | queries | seq scan of incidents | targets |"
+        header += " | growth (median) | queries | seq scan of incidents | targets | "
+        header += " | ".join(f"API response {_n(s)}: median / p95 ms" for s in qsizes) + " | API queries |"
         add(header)
-        add("|---|" + "---|" * (len(qsizes) + 4))
+        add("|---|" + "---|" * (2 * len(qsizes) + 5))
         for name in names:
             by_size = {s: next((c for c in queues[s]["cases"] if c["name"] == name), None) for s in qsizes}
             cells = []
@@ -185,15 +186,26 @@ def render(results_dir: Path, plans_dir: Path) -> str:
                 for s in qsizes
                 if by_size[s] and by_size[s].get("meets_targets") is not None
             ]
+            api_cells = []
+            for s in qsizes:
+                api = (by_size[s] or {}).get("api")
+                api_cells.append(f"{api['median_ms']:.2f} / {api['p95_ms']:.2f}" if api else "–")
+            api_queries = (last.get("api") or {}).get("queries", "–")
             add(
                 f"| {titles[name]} | "
                 + " | ".join(cells)
-                + f" | {growth} | {last['queries']} | {seq} | {' / '.join(verdicts) or '–'} |"
+                + f" | {growth} | {last['queries']} | {seq} | {' / '.join(verdicts) or '–'} | "
+                + " | ".join(api_cells)
+                + f" | {api_queries} |"
             )
         add("")
         add("Targets: median < 30 ms (queue and lists); agency lists also p95 < 60 ms, no sequential scan of "
             "incidents and growth ≤ 1.5× from 100,000 to 1,000,000 (issue #4). Queries counted per page: the "
             "principal's memberships, live shares (agency users), the page, the prefetched assignments.")  # fmt: skip
+        add("")
+        add("API response: the whole `GET /api/v1/incidents/` list in-process (filter, page, serializer, JSON), "
+            "without HTTP and authentication; the queue cases use the API's `?ordering=priority` (priority, "
+            "newest first), the nearest the API offers. API queries: the same queries as the page.")  # fmt: skip
         add("")
         plans_dir.mkdir(exist_ok=True)
         for size, queue in queues.items():

@@ -269,6 +269,9 @@ class Assignment(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
     # SLA deadline for the agency's acknowledgement, fixed when the assignment is requested.
     acknowledge_due_at = models.DateTimeField(_("acknowledge due at"), null=True, blank=True, editable=False)
+    # Its warning threshold, fixed with it (the policy's warning share then); the SLA sweep reads it
+    # per incident, never by itself, so it needs no index.
+    acknowledge_warn_at = models.DateTimeField(_("acknowledge warning at"), null=True, blank=True, editable=False)
     # Set once the agency has been told (email); makes the notification task idempotent.
     notified_at = models.DateTimeField(_("agency notified at"), null=True, blank=True, editable=False)
 

@@ -126,7 +126,7 @@ def incident_dispatch(
             dispatched_by=actor.user_or_none,
             note=note,
             requested_at=now,
-            acknowledge_due_at=sla.acknowledge_clock_start(incident=incident, agency=agency, start=now),
+            **sla.acknowledge_clock_start(incident=incident, agency=agency, start=now),  # warning threshold, deadline
             via_share=via_share,
         )
         for agency in agencies

@@ -73,14 +73,20 @@ class SlaState:
 
 
 class IncidentFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=Incident.Status.choices, help_text="Repeat for several statuses.")
+    # distinct=False: django-filter's MultipleChoiceFilter adds SELECT DISTINCT by default, for
+    # filters across to-many relations. These are the incident's own columns, so no row can repeat,
+    # and DISTINCT over every selected column made PostgreSQL read, hash and sort all matching
+    # incidents before LIMIT (the open queue: 10,000 rows for a page of 50; bench/RESULTS.md).
+    status = filters.MultipleChoiceFilter(
+        choices=Incident.Status.choices, distinct=False, help_text="Repeat for several statuses."
+    )
     category = filters.ModelChoiceFilter(
         queryset=Category.objects.all(),
         to_field_name="code",
         method="filter_category",
         help_text="Category code; includes its subcategories.",
     )
-    priority = filters.MultipleChoiceFilter(choices=Priority.choices)
+    priority = filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
     district = filters.ModelChoiceFilter(queryset=District.objects.all(), help_text="District id.")
     agency = CodeChoiceFilter(
         queryset=Agency.objects.all(),
@@ -133,8 +139,9 @@ class IncidentFilter(filters.FilterSet):
 
 
 class CallFilter(filters.FilterSet):
-    outcome = filters.MultipleChoiceFilter(choices=Call.Outcome.choices)
-    channel = filters.MultipleChoiceFilter(choices=Channel.choices)
+    # The call's own columns: no DISTINCT (see IncidentFilter.status).
+    outcome = filters.MultipleChoiceFilter(choices=Call.Outcome.choices, distinct=False)
+    channel = filters.MultipleChoiceFilter(choices=Channel.choices, distinct=False)
     started_at = filters.IsoDateTimeFromToRangeFilter(help_text="started_at_after / started_at_before (ISO 8601).")
     incident = filters.NumberFilter(field_name="incident_id", help_text="Incident id.")
 

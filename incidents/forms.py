@@ -183,6 +183,13 @@ class MergeForm(forms.Form):
 class ShareForm(forms.Form):
     agency = forms.ModelChoiceField(label=_("Agency"), queryset=None)
     level = forms.ChoiceField(label=_("Level"), choices=())
+    # Local time (Asia/Jakarta) from the browser's date-time picker; empty: until revoked.
+    expires_at = forms.DateTimeField(
+        label=_("Until (optional)"),
+        required=False,
+        help_text=_("Empty: until someone revokes it."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
 
     def __init__(self, *args, **kwargs):
         from dispatch.models import Agency, IncidentShare
@@ -190,3 +197,159 @@ class ShareForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = Agency.objects.filter(is_active=True).exclude(kind=Agency.Kind.COMMAND_CENTER)
         self.fields["level"].choices = IncidentShare.Level.choices
+
+    def clean_expires_at(self):
+        # The service refuses a past expiry too; checking here puts the message on the field.
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError(_("The expiry must be in the future."))
+        return value
+
+
+class IncidentEditForm(forms.Form):
+    """The editable details of an incident (``incidents.services.EDITABLE_FIELDS``).
+
+    ``version`` is the version the page showed: the service refuses the edit if the incident has
+    changed since (optimistic locking), so nobody overwrites an edit they have not seen. Without
+    ``personal_data`` the caller's name and number are left out (they are masked on the page and
+    must not be written back masked).
+    """
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    priority = forms.TypedChoiceField(label=_("Priority"), choices=Priority.choices, coerce=int)
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": _("A description is required.")},
+    )
+    address = forms.CharField(label=_("Address / landmark"), max_length=500, required=False)
+    district = forms.ModelChoiceField(label=_("District (kecamatan)"), queryset=District.objects.none(), required=False)
+    village = forms.ModelChoiceField(label=_("Village (kelurahan)"), queryset=Village.objects.none(), required=False)
+    latitude = forms.DecimalField(
+        label=_("Latitude"),
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal("-90"),
+        max_value=Decimal("90"),
+        required=False,
+    )
+    longitude = forms.DecimalField(
+        label=_("Longitude"),
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal("-180"),
+        max_value=Decimal("180"),
+        required=False,
+    )
+    caller_name = forms.CharField(label=_("Caller name"), max_length=120, required=False)
+    caller_number = forms.CharField(label=_("Caller number"), max_length=32, required=False)
+
+    PLACE_FIELDS = ("district", "village")
+
+    def __init__(self, *args, incident: Incident, personal_data: bool, **kwargs):
+        from django.urls import reverse
+
+        if not kwargs.get("data") and not args:
+            kwargs.setdefault("initial", self.initial_for(incident, personal_data=personal_data))
+        kwargs.setdefault("auto_id", "edit-%s")
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+        if not personal_data:
+            del self.fields["caller_name"], self.fields["caller_number"]
+        self.fields["district"].queryset = District.objects.filter(region_id=incident.region_id)
+        villages = Village.objects.filter(district__region_id=incident.region_id).select_related("district")
+        district_id = self.data.get("district", "") if self.is_bound else str(incident.district_id or "")
+        if district_id.isdigit():
+            villages = villages.filter(district_id=int(district_id))
+        self.fields["village"].queryset = villages
+        self.fields["district"].widget.attrs.update(
+            {"hx-get": reverse("incidents:intake_villages"), "hx-target": "#edit-village", "hx-swap": "innerHTML"}
+        )
+        for name in ("latitude", "longitude"):
+            self.fields[name].widget.attrs.update({"inputmode": "decimal", "step": "any"})
+        if "caller_number" in self.fields:
+            self.fields["caller_number"].widget.input_type = "tel"
+
+    @staticmethod
+    def initial_for(incident: Incident, *, personal_data: bool) -> dict:
+        initial = {
+            "version": incident.version,
+            "priority": incident.priority,
+            "description": incident.description,
+            "address": incident.address,
+            "district": incident.district_id,
+            "village": incident.village_id,
+            "latitude": incident.latitude,
+            "longitude": incident.longitude,
+        }
+        if personal_data:
+            initial.update(caller_name=incident.caller_name, caller_number=incident.caller_number)
+        return initial
+
+    def clean_caller_number(self) -> str:
+        from .services import normalize_caller_number
+
+        raw = self.cleaned_data.get("caller_number", "")
+        number = normalize_caller_number(raw)
+        if raw.strip() and not number:
+            raise forms.ValidationError(_("Enter a phone number: digits, optionally starting with +."))
+        return number
+
+    def clean_description(self) -> str:
+        # Browsers send textarea line breaks as CRLF; store them as the API and intake do.
+        return self.cleaned_data["description"].replace("\r\n", "\n")
+
+    def clean(self):
+        data = super().clean()
+        lat, lon = data.get("latitude"), data.get("longitude")
+        if (lat is None) != (lon is None) and "latitude" not in self.errors and "longitude" not in self.errors:
+            self.add_error(
+                "longitude" if lon is None else "latitude", _("Give both latitude and longitude, or neither.")
+            )
+        district, village = data.get("district"), data.get("village")
+        if district and village and village.district_id != district.pk:
+            self.add_error("village", _("This village is not in the chosen district."))
+        elif village and not district and "district" not in self.errors:
+            data["district"] = village.district  # a village implies its district
+        return data
+
+    def changes(self) -> dict:
+        """The edited fields whose value differs from the incident (what the service should write)."""
+        data = self.cleaned_data
+        changed = {}
+        for name in self.fields:
+            if name == "version":
+                continue
+            current = getattr(self.incident, name)
+            if current != data[name]:
+                changed[name] = data[name]
+        return changed
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Category) -> str:
+        name = f"{obj.parent.display_name} › {obj.display_name}" if obj.parent_id else obj.display_name
+        return f"{name} (P{obj.default_priority})"
+
+
+class CategoryChangeForm(forms.Form):
+    """Re-categorise (re-runs routing and recomputes the SLA deadlines from the time received)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    category = CategoryChoiceField(label=_("New category"), queryset=Category.objects.none())
+    note = forms.CharField(label=_("Why (optional)"), max_length=2000, required=False)
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        if not kwargs.get("data") and not args:
+            kwargs.setdefault("initial", {"version": incident.version, "category": incident.category_id})
+        kwargs.setdefault("auto_id", "category-%s")
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+        self.fields["category"].queryset = Category.objects.filter(is_active=True).select_related("parent")
+
+    def clean_category(self):
+        category = self.cleaned_data["category"]
+        if category.pk == self.incident.category_id:
+            raise forms.ValidationError(_("This is already the incident's category."))
+        return category

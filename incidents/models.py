@@ -348,10 +348,25 @@ class Incident(models.Model):
         # Object-level grant for agencies an incident is shared with at "assist" level.
         permissions = [("assist_incident", _("Can assist on incident (notes, own assignment)"))]
         indexes = [
-            # The live queue: open incidents of a region by priority, oldest first.
+            # The live queue: open incidents of a region by priority, oldest first — the whole sort
+            # key, so that a page is one index range read from its cursor (keyset pagination's row
+            # comparison), with no sort of the region's open incidents.
             models.Index(
-                fields=["region", "priority", "received_at"],
-                name="incident_open_queue_idx",
+                fields=["region", "priority", "received_at", "id"],
+                name="incident_open_queue_key_idx",
+                condition=Q(status__in=["received", "verified", "dispatched", "on_scene"]),
+            ),
+            # The API's ?ordering=priority over the same incidents: by priority, newest first.
+            models.Index(
+                fields=["region", "priority", "-received_at", "-id"],
+                name="incident_open_queue_newest_idx",
+                condition=Q(status__in=["received", "verified", "dispatched", "on_scene"]),
+            ),
+            # Open incidents newest first (an agency's "open only" list, any region): however old
+            # the history, a page reads open incidents only.
+            models.Index(
+                fields=["received_at", "id"],
+                name="incident_open_received_idx",
                 condition=Q(status__in=["received", "verified", "dispatched", "on_scene"]),
             ),
             models.Index(fields=["region", "status", "priority", "received_at"], name="incident_region_status_idx"),

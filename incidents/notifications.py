@@ -48,21 +48,43 @@ class Candidate:
 def candidates_for(*, incident: Incident, agency_ids: Iterable[int]) -> list[Candidate]:
     """Everyone who may be told about ``incident`` (one query): the dispatchers and supervisors of
     the command centers of its region, and the supervisors of ``agency_ids``."""
+    return candidates_for_incidents(incidents=[incident], agency_ids={incident.pk: agency_ids})[incident.pk]
+
+
+def candidates_for_incidents(*, incidents: Iterable[Incident], agency_ids: dict[int, Iterable[int]]) -> dict[int, list[Candidate]]:
+    """``candidates_for`` of several incidents in one query: {incident id: its candidates}.
+
+    ``agency_ids`` maps an incident's id to the agencies whose supervisors may be told about it.
+    """
+    incidents = list(incidents)
+    wanted = {incident.pk: set(agency_ids.get(incident.pk, ())) for incident in incidents}
+    every_agency = set().union(*wanted.values()) if wanted else set()
+    region_ids = {incident.region_id for incident in incidents}
     who = Q(agency__kind=Agency.Kind.COMMAND_CENTER, role__in=[Role.DISPATCHER, Role.SUPERVISOR]) & (
-        Q(agency__region_id=incident.region_id) | Q(agency__region__isnull=True)
+        Q(agency__region_id__in=region_ids) | Q(agency__region__isnull=True)
     )
-    agency_ids = list(agency_ids)
-    if agency_ids:
-        who |= Q(agency_id__in=agency_ids, role=Role.AGENCY_SUPERVISOR)
-    rows = (
+    if every_agency:
+        who |= Q(agency_id__in=sorted(every_agency), role=Role.AGENCY_SUPERVISOR)
+    rows = list(
         Membership.objects.filter(who, is_active=True, agency__is_active=True, user__is_active=True)
-        .values_list("user_id", "user__email", "agency_id", "agency__kind", "role")
+        .values_list("user_id", "user__email", "agency_id", "agency__kind", "role", "agency__region_id")
         .order_by("user_id", "agency_id")
     )
-    return [
-        Candidate(user_id, email or "", agency_id, kind == Agency.Kind.COMMAND_CENTER, role)
-        for user_id, email, agency_id, kind, role in rows
-    ]
+    candidates: dict[int, list[Candidate]] = {}
+    for incident in incidents:
+        mine = wanted[incident.pk]
+        candidates[incident.pk] = [
+            Candidate(user_id, email or "", agency_id, kind == Agency.Kind.COMMAND_CENTER, role)
+            for user_id, email, agency_id, kind, role, region_id in rows
+            # The rule of the query above, for this incident alone.
+            if (
+                kind == Agency.Kind.COMMAND_CENTER
+                and role in (Role.DISPATCHER, Role.SUPERVISOR)
+                and region_id in (None, incident.region_id)
+            )
+            or (agency_id in mine and role == Role.AGENCY_SUPERVISOR)
+        ]
+    return candidates
 
 
 def recipients_among(candidates: Iterable[Candidate], *, level: str, agency_ids: Iterable[int]) -> dict[int, str]:
@@ -100,36 +122,53 @@ def sla_recipients(*, incident: Incident, level: str, assignment: Assignment | N
 # Writes
 # ------------------------------------------------------------------------------------------------
 def sla_events_notify(*, incident: Incident, events: list[SlaEvent], assignments: Iterable[Assignment]) -> list[Notification]:
-    """Notify the recipients of SLA events just recorded for one incident. Call inside the
-    transaction that recorded them: one query for the people, one insert for the notifications;
+    """Notify the recipients of SLA events just recorded for one incident (``sla_events_notify_many``)."""
+    return sla_events_notify_many([(incident, events, assignments)])
+
+
+def sla_events_notify_many(
+    items: Iterable[tuple[Incident, list[SlaEvent], Iterable[Assignment]]],
+) -> list[Notification]:
+    """Notify the recipients of SLA events just recorded, for any number of incidents: each item is
+    (incident, its new events, its assignments). Call inside the transaction that recorded them:
+    one query for the people, one insert for the notifications, whatever the number of incidents;
     emails are queued after commit (``outbox_flush`` re-queues any whose message was lost)."""
     from .sla import sla_event_describe
     from .tasks import notification_email_task
 
-    if not events:
+    items = [(incident, events, list(assignments)) for incident, events, assignments in items if events]
+    if not items:
         return []
-    assignments = list(assignments)
-    concerned = {event.pk: _agencies_concerned(event, assignments) for event in events}
-    candidates = candidates_for(incident=incident, agency_ids={pk for ids in concerned.values() for pk in ids})
+    concerned = {
+        event.pk: _agencies_concerned(event, assignments) for _incident, events, assignments in items for event in events
+    }
+    candidates = candidates_for_incidents(
+        incidents=[incident for incident, _events, _assignments in items],
+        agency_ids={
+            incident.pk: {pk for event in events for pk in concerned[event.pk]} for incident, events, _a in items
+        },
+    )
     rows = []
-    for event in events:
-        agency = event.assignment.agency if event.assignment_id is not None else None
-        message = f"{incident.reference}: " + sla_event_describe(
-            target=event.target, level=event.level, due_at=event.due_at, agency=agency
-        )
-        kind = Notification.Kind.SLA_WARNING if event.level == SlaLevel.WARNING else Notification.Kind.SLA_BREACH
-        for user_id, email in recipients_among(candidates, level=event.level, agency_ids=concerned[event.pk]).items():
-            rows.append(
-                Notification(
-                    recipient_id=user_id,
-                    incident=incident,
-                    sla_event=event,
-                    kind=kind,
-                    message=message,
-                    email_to=email,
-                    created_at=event.recorded_at,
-                )
+    for incident, events, _assignments in items:
+        for event in events:
+            agency = event.assignment.agency if event.assignment_id is not None else None
+            message = f"{incident.reference}: " + sla_event_describe(
+                target=event.target, level=event.level, due_at=event.due_at, agency=agency
             )
+            kind = Notification.Kind.SLA_WARNING if event.level == SlaLevel.WARNING else Notification.Kind.SLA_BREACH
+            chosen = recipients_among(candidates[incident.pk], level=event.level, agency_ids=concerned[event.pk])
+            for user_id, email in chosen.items():
+                rows.append(
+                    Notification(
+                        recipient_id=user_id,
+                        incident=incident,
+                        sla_event=event,
+                        kind=kind,
+                        message=message,
+                        email_to=email,
+                        created_at=event.recorded_at,
+                    )
+                )
     notifications = Notification.objects.bulk_create(rows)
     for notification in notifications:
         if notification.email_to:

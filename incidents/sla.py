@@ -8,9 +8,9 @@ Targets
 
 Deadlines
     Each clock's warning threshold and deadline are computed when it starts and stored on the row
-    (``Incident.{dispatch,response,resolve}_{warn,due}_at``, ``Assignment.acknowledge_due_at``), so a
-    later policy edit never rewrites history; re-categorising recomputes them (the category service
-    records the new values on its timeline event).
+    (``Incident.{dispatch,response,resolve}_{warn,due}_at``, ``Assignment.acknowledge_{warn,due}_at``),
+    so a later policy edit never rewrites history and the sweep never reads a policy; re-categorising
+    recomputes the incident's (the category service records the new values on its timeline event).
 
     ============  =====================  =================================================
     target        starts                 stops
@@ -35,16 +35,30 @@ The sweep
     index (``sla_next_check_at <= now``), so its cost follows the deadlines falling due, never the
     size of history; closed incidents are not in the index at all.
 
-    Each incident is handled by ``incident_sla_check`` in its own transaction under the incident's
-    row lock (the lock every service takes), which re-reads the milestones, so a dispatch committed a
-    moment before the sweep never yields a false breach. Every warning and breach is inserted with
-    ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` against the unique constraints on (incident,
-    target, level) and (assignment, target, level): exactly one row wins whatever the number of
-    overlapping sweeps, redelivered messages or killed workers, and only the winner writes the
-    timeline event, the notifications and the webhook outbox rows, in the same transaction. A
-    worker killed mid-incident rolls that transaction back; the next sweep finds the incident still
-    due. Emails and webhook HTTP calls go after commit (``transaction.on_commit``), and the outbox
-    task picks up any whose message was lost.
+    The due incidents are checked in batches (``SLA_SWEEP_BATCH``), each by ``sla_batch_check`` in
+    one transaction with a fixed number of statements, whatever the number of incidents or events:
+    lock the batch's incidents still due (``SELECT … FOR UPDATE SKIP LOCKED``, the row lock every
+    service takes, re-reading the milestones: a dispatch committed a moment before the sweep never
+    yields a false breach), read their assignments, recorded events and first resolutions (one
+    query each), judge the thresholds in Python, insert every new warning and breach in one
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` against the unique constraints on (incident,
+    target, level) and (assignment, target, level) — exactly one row wins whatever the number of
+    overlapping sweeps, redelivered messages or killed workers, and only the winners get their
+    timeline events (one insert), webhook outbox rows (one ``INSERT … SELECT``, the same rows the
+    per-event receiver writes) and notifications (one query for the recipients of the whole batch,
+    one insert) — then move every next check on (one ``UPDATE … FROM (VALUES …)``) and commit once.
+    A worker killed mid-batch rolls the whole batch back; the next sweep finds it still due. Emails
+    and webhook HTTP calls go after commit (``transaction.on_commit``), and the outbox task picks up
+    any whose message was lost.
+
+    The per-incident path, ``incident_sla_check`` (public: services may call it), takes over three
+    cases. An incident the batch found locked — a service is writing it, or a concurrent sweep's
+    batch holds it — is not left for the next sweep (a warning up to one interval late) but checked
+    right after the batch, waiting for the lock like a service: it is held for milliseconds, and a
+    concurrent sweep's batch leaves nothing to do but read that the next check has moved on. An
+    unacknowledged assignment to re-route (``SLA_REROUTE_UNACKNOWLEDGED``, rare) goes through the
+    dispatch services there. And when a batch fails, its incidents are checked one by one, so one
+    incident whose data breaks the batch fails alone and never blocks the others.
 """
 
 from __future__ import annotations
@@ -57,7 +71,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -208,8 +222,9 @@ def due_times_payload(incident: Incident) -> dict[str, str | None]:
     return {name: _iso(getattr(incident, name)) for name in INCIDENT_DUE_FIELDS}
 
 
-def acknowledge_clock_start(*, incident: Incident, agency, start: datetime) -> datetime:
-    """The acknowledge deadline of a new assignment of ``agency`` requested at ``start``.
+def acknowledge_clock_start(*, incident: Incident, agency, start: datetime) -> dict[str, datetime]:
+    """The acknowledge warning threshold and deadline of a new assignment of ``agency`` requested at
+    ``start``, for ``Assignment.objects.create(**…)``: ``acknowledge_warn_at``, ``acknowledge_due_at``.
 
     Caller (``incident_dispatch``) holds the incident's row lock. Also brings the incident's
     ``sla_next_check_at`` forward to the assignment's warning threshold, so the sweep looks at it
@@ -222,7 +237,7 @@ def acknowledge_clock_start(*, incident: Incident, agency, start: datetime) -> d
     ).update(sla_next_check_at=warn_at)
     if incident.sla_next_check_at is None or incident.sla_next_check_at > warn_at:
         incident.sla_next_check_at = warn_at
-    return due_at
+    return {"acknowledge_warn_at": warn_at, "acknowledge_due_at": due_at}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -256,19 +271,29 @@ def _earliest(*values: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-def _incident_ended_at(incident: Incident) -> datetime | None:
+def first_resolutions(incidents: Iterable[Incident]) -> dict[int, datetime]:
+    """{incident id: when it was first resolved}, in one query for all the incidents that may have
+    been (a reopen clears ``resolved_at``, so the timeline is the record)."""
+    ids = [incident.pk for incident in incidents if incident.resolved_at is not None or incident.verified_at is not None]
+    if not ids:
+        return {}
+    rows = (
+        TimelineEvent.objects.filter(incident_id__in=ids, kind=TimelineEvent.Kind.STATUS_CHANGED, to_state=S.RESOLVED)
+        .values("incident_id")
+        .annotate(first=Min("created_at"))
+        .order_by()
+        .values_list("incident_id", "first")
+    )
+    return dict(rows)
+
+
+def _incident_ended_at(incident: Incident, resolutions: dict[int, datetime] | None = None) -> datetime | None:
     """When the incident's own clocks stopped for good: its first resolution (a reopen restarts
-    nothing), or its cancellation, false alarm or merge."""
-    resolved = None
-    if incident.resolved_at is not None or incident.verified_at is not None:
-        resolved = (
-            TimelineEvent.objects.filter(
-                incident_id=incident.pk, kind=TimelineEvent.Kind.STATUS_CHANGED, to_state=S.RESOLVED
-            )
-            .order_by("created_at")
-            .values_list("created_at", flat=True)
-            .first()
-        )
+    nothing), or its cancellation, false alarm or merge. ``resolutions``: ``first_resolutions`` of
+    a batch that includes this incident (else one query for it)."""
+    if resolutions is None:
+        resolutions = first_resolutions([incident])
+    resolved = resolutions.get(incident.pk)
     if incident.status in (S.CANCELLED, S.FALSE_ALARM, S.MERGED):
         return _earliest(resolved, incident.closed_at or incident.updated_at)
     return _earliest(resolved, incident.resolved_at)
@@ -280,9 +305,27 @@ def _assignments(incident: Incident) -> list:
     return list(Assignment.objects.filter(incident_id=incident.pk).select_related("agency").order_by("pk"))
 
 
-def thresholds_of(incident: Incident, assignments: Iterable, book: PolicyBook) -> list[Threshold]:
-    """Every threshold of the incident's clocks and its assignments' acknowledge clocks, earliest first."""
-    ended_at = _incident_ended_at(incident)
+def _acknowledge_warn_at(incident: Incident, assignment, book: PolicyBook) -> datetime:
+    """Stored at dispatch; an assignment written before that column existed (or by code that
+    predates it) gets the share of the policy in force now, as the sweep used to compute it."""
+    if assignment.acknowledge_warn_at is not None:
+        return assignment.acknowledge_warn_at
+    percent = book.targets(
+        category=incident.category, priority=incident.priority, agency_id=assignment.agency_id
+    ).warning_percent
+    window = assignment.acknowledge_due_at - assignment.requested_at
+    return assignment.requested_at + window * (percent / 100)
+
+
+def thresholds_of(
+    incident: Incident, assignments: Iterable, book: PolicyBook, *, resolutions: dict[int, datetime] | None = None
+) -> list[Threshold]:
+    """Every threshold of the incident's clocks and its assignments' acknowledge clocks, earliest first.
+
+    No query when ``resolutions`` (``first_resolutions`` of the batch) is given and every assignment
+    has its stored warning threshold.
+    """
+    ended_at = _incident_ended_at(incident, resolutions)
     stops = {
         T.DISPATCH: _earliest(incident.first_dispatched_at, ended_at),
         T.RESPONSE: _earliest(incident.first_on_scene_at, ended_at),
@@ -298,12 +341,7 @@ def thresholds_of(incident: Incident, assignments: Iterable, book: PolicyBook) -
         if assignment.acknowledge_due_at is None:
             continue
         stopped_at = _earliest(assignment.acknowledged_at, assignment.declined_at, assignment.cancelled_at)
-        # The deadline was fixed at dispatch; the warning share is the policy's (see the README).
-        percent = book.targets(
-            category=incident.category, priority=incident.priority, agency_id=assignment.agency_id
-        ).warning_percent
-        window = assignment.acknowledge_due_at - assignment.requested_at
-        warn_at = assignment.requested_at + window * (percent / 100)
+        warn_at = _acknowledge_warn_at(incident, assignment, book)
         thresholds.append(Threshold(T.ACKNOWLEDGE, L.WARNING, warn_at, stopped_at, assignment))
         thresholds.append(Threshold(T.ACKNOWLEDGE, L.BREACH, assignment.acknowledge_due_at, stopped_at, assignment))
     thresholds.sort(key=lambda threshold: (threshold.at, threshold.level != L.WARNING))
@@ -353,6 +391,26 @@ def sla_event_describe(*, target: str, level: str, due_at: datetime, agency=None
     return text
 
 
+def _timeline_values(threshold: Threshold, event_pk: int) -> dict:
+    """The timeline event of a recorded threshold (both paths write the same one)."""
+    agency = getattr(threshold.assignment, "agency", None)
+    payload = {
+        "sla_event_id": event_pk,
+        "target": threshold.target,
+        "level": threshold.level,
+        "due_at": _iso(threshold.at),
+    }
+    if agency is not None:
+        payload["agency"] = agency.code
+    return {
+        "kind": TimelineEvent.Kind.SLA_WARNING if threshold.level == L.WARNING else TimelineEvent.Kind.SLA_BREACH,
+        "assignment": threshold.assignment,
+        "to_state": threshold.level,
+        "note": sla_event_describe(target=threshold.target, level=threshold.level, due_at=threshold.at, agency=agency),
+        "payload": payload,
+    }
+
+
 def _event_record(incident: Incident, threshold: Threshold, now: datetime) -> SlaEvent | None:
     """Record one threshold: the event and its timeline event, or nothing if it is already taken."""
     from .services import Actor, timeline_event_create
@@ -369,40 +427,33 @@ def _event_record(incident: Incident, threshold: Threshold, now: datetime) -> Sl
         due_at=threshold.at,
         recorded_at=now,
     )
-    agency = getattr(threshold.assignment, "agency", None)
-    payload = {
-        "sla_event_id": pk,
-        "target": threshold.target,
-        "level": threshold.level,
-        "due_at": _iso(threshold.at),
-    }
-    if agency is not None:
-        payload["agency"] = agency.code
-    timeline_event_create(
-        incident=incident,
-        kind=TimelineEvent.Kind.SLA_WARNING if threshold.level == L.WARNING else TimelineEvent.Kind.SLA_BREACH,
-        actor=Actor.system(SWEEP_ACTOR_LABEL),
-        assignment=threshold.assignment,
-        to_state=threshold.level,
-        note=sla_event_describe(target=threshold.target, level=threshold.level, due_at=threshold.at, agency=agency),
-        payload=payload,
-        at=now,
-    )
+    timeline_event_create(incident=incident, actor=Actor.system(SWEEP_ACTOR_LABEL), at=now, **_timeline_values(threshold, pk))
     return event
 
 
-def _notify(incident: Incident, events: list[SlaEvent], assignments: list) -> None:
-    """Tell people about the events just recorded, in one savepoint: a bug in telling them must not
-    cost the record itself."""
+def _to_notify(threshold: Threshold) -> bool:
+    # People are told about breaches, and about warnings while there is still time to act.
+    return threshold.level == L.BREACH or threshold.stopped_at is None
+
+
+def _needs_reroute(threshold: Threshold) -> bool:
+    return threshold.target == T.ACKNOWLEDGE and threshold.level == L.BREACH and threshold.stopped_at is None
+
+
+def _notify(items: list[tuple[Incident, list[SlaEvent], list]]) -> None:
+    """Tell people about the events just recorded ((incident, events, assignments) per incident), in
+    one savepoint: a bug in telling them must not cost the record itself."""
     from . import notifications
 
-    if not events:
+    items = [item for item in items if item[1]]
+    if not items:
         return
     try:
         with transaction.atomic():
-            notifications.sla_events_notify(incident=incident, events=events, assignments=assignments)
+            notifications.sla_events_notify_many(items)
     except Exception:
-        logger.exception("notifications of SLA events %s failed; the events are recorded", [e.pk for e in events])
+        events = [event.pk for _incident, events, _assignments in items for event in events]
+        logger.exception("notifications of SLA events %s failed; the events are recorded", events)
 
 
 def _reroute(incident: Incident, assignment) -> None:
@@ -444,30 +495,44 @@ def _reroute(incident: Incident, assignment) -> None:
         logger.warning("SLA re-route of assignment %s refused: %s", assignment.pk, exc.code)
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """PostgreSQL: this transaction's COMMIT does not wait for its WAL to reach the disk.
+#: How long a batch waits for a lock held by someone else (PostgreSQL) before it gives up and its
+#: incidents are checked one by one. The batch holds the locks of all its incidents meanwhile, so it
+#: must not queue behind, say, a task that keeps an assignment locked while it sends an email.
+BATCH_LOCK_TIMEOUT_MS = 1000
 
-    A sweep commits once per incident, and on ordinary disks the flush is most of its cost. Safe here
-    because the check is recomputed from the database: if PostgreSQL itself crashed within the WAL
-    writer's delay (< 1 s), the last checks would be lost whole (event, timeline, notifications and
-    next check together, never in part) and the next sweep would record them again. Only when the
-    check owns its transaction (not inside a caller's, whose durability is the caller's business).
+
+def _commit_without_waiting_for_disk(*, lock_timeout_ms: int | None = None) -> None:
+    """PostgreSQL: this transaction's COMMIT does not wait for its WAL to reach the disk (and, with
+    ``lock_timeout_ms``, no lock is waited for longer than that) — one statement.
+
+    On ordinary disks the flush is most of a small transaction's cost. Safe here because the check
+    is recomputed from the database: if PostgreSQL itself crashed within the WAL writer's delay
+    (< 1 s), the last checks would be lost whole (events, timeline, notifications and next checks
+    together, never in part) and the next sweep would record them again. Only when the check owns
+    its transaction (not inside a caller's, whose durability and locks are the caller's business).
     """
     if connection.vendor == "postgresql" and not connection.savepoint_ids:
+        sql = "SELECT set_config('synchronous_commit', 'off', true)"
+        params: list = []
+        if lock_timeout_ms:
+            sql += ", set_config('lock_timeout', %s, true)"
+            params.append(f"{int(lock_timeout_ms)}ms")
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            cursor.execute(sql, params)
 
 
 def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: PolicyBook | None = None) -> list[SlaEvent]:
     """Record the incident's warnings and breaches that have passed, and move its next check on.
 
-    Takes the incident's row lock, so it queues behind any service writing the incident and behind
-    a concurrent sweep; the second one finds the next check moved past ``now`` and does nothing.
-    Returns the events recorded by this call.
+    The per-incident path: the sweep's batches hand it the incidents they could not lock at once,
+    those due for a re-route, and every incident of a batch that failed; services may call it too.
+    Takes the incident's row lock (waiting for it), so it queues behind any service writing the
+    incident and behind a concurrent sweep; the second one finds the next check moved past ``now``
+    and does nothing. Returns the events recorded by this call.
     """
     now = now or timezone.now()
     book = book or PolicyBook()
-    with webhooks.subscriptions_cached(), transaction.atomic():
+    with transaction.atomic():
         _commit_without_waiting_for_disk()
         incident = (
             Incident.objects.select_for_update(of=("self",))
@@ -493,12 +558,11 @@ def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: P
             if event is None:
                 continue
             events.append(event)
-            # People are told about breaches, and about warnings while there is still time to act.
-            if threshold.level == L.BREACH or threshold.stopped_at is None:
+            if _to_notify(threshold):
                 to_notify.append(event)
-            if threshold.target == T.ACKNOWLEDGE and threshold.level == L.BREACH and threshold.stopped_at is None:
+            if _needs_reroute(threshold):
                 stale.append(threshold.assignment)
-        _notify(incident, to_notify, assignments)
+        _notify([(incident, to_notify, assignments)])
         if stale and settings.SLA_REROUTE_UNACKNOWLEDGED:
             for assignment in stale:
                 _reroute(incident, assignment)
@@ -507,6 +571,169 @@ def incident_sla_check(*, incident_id: int, now: datetime | None = None, book: P
         next_check = min((threshold.at for threshold in thresholds if threshold.pending(now)), default=None)
         Incident.objects.filter(pk=incident.pk).update(sla_next_check_at=next_check)
     return events
+
+
+# ------------------------------------------------------------------------------------------------
+# A batch of incidents at once (the sweep)
+# ------------------------------------------------------------------------------------------------
+#: Rows per multi-row INSERT (bounds the statement and its parameters; SQLite allows 32,766).
+_INSERT_CHUNK = 1000
+
+
+@dataclass
+class BatchResult:
+    events: list[SlaEvent] = field(default_factory=list)
+    checked: list[int] = field(default_factory=list)  # locked and judged in the batch
+    deferred: list[int] = field(default_factory=list)  # left to incident_sla_check
+
+
+def sla_batch_check(*, incident_ids: list[int], now: datetime, book: PolicyBook | None = None) -> BatchResult:
+    """``incident_sla_check`` of many incidents in one transaction, in a fixed number of statements.
+
+    Locks those of ``incident_ids`` still due with ``FOR UPDATE SKIP LOCKED`` (the lock every
+    service takes: a milestone committed before the lock is seen, one being written is waited for
+    by the per-incident path); reads their assignments, recorded events and first resolutions in one
+    query each; inserts every new event in one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (the
+    unique constraints keep each event once, whatever runs concurrently), their timeline events in
+    one insert and their webhook outbox rows in one more; the recipients of all of them in one query
+    and the notifications in one insert; the next checks in one UPDATE; one commit.
+
+    Left to ``incident_sla_check`` (``deferred``): incidents another transaction held locked at that
+    moment (a service writing them, or a concurrent sweep's batch) and, with
+    SLA_REROUTE_UNACKNOWLEDGED, those with an unacknowledged assignment to re-route. An exception
+    rolls back the whole batch; the caller then checks its incidents one by one. So does waiting
+    longer than ``BATCH_LOCK_TIMEOUT_MS`` for any other lock (a row the new rows refer to, held by a
+    transaction that does not hold the incident's lock first): the batch never keeps its incidents
+    locked behind someone else's long transaction.
+    """
+    from dispatch.models import Assignment
+
+    book = book or PolicyBook()
+    reroute = settings.SLA_REROUTE_UNACKNOWLEDGED
+    result = BatchResult()
+    with transaction.atomic():
+        _commit_without_waiting_for_disk(lock_timeout_ms=BATCH_LOCK_TIMEOUT_MS)
+        incidents = list(
+            Incident.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("category")
+            .filter(pk__in=incident_ids, sla_next_check_at__lte=now)
+            .order_by("pk")
+        )
+        locked = {incident.pk for incident in incidents}
+        result.deferred = [pk for pk in incident_ids if pk not in locked]
+        if not incidents:
+            return result
+        assignments: dict[int, list] = {pk: [] for pk in locked}
+        for assignment in (
+            Assignment.objects.filter(incident_id__in=locked).select_related("agency").order_by("incident_id", "pk")
+        ):
+            assignments[assignment.incident_id].append(assignment)
+        recorded: dict[int, set] = {pk: set() for pk in locked}
+        for incident_id, target, level, assignment_id in (
+            SlaEvent.objects.filter(incident_id__in=locked)
+            .order_by()
+            .values_list("incident_id", "target", "level", "assignment_id")
+        ):
+            recorded[incident_id].add((target, level, assignment_id))
+        resolutions = first_resolutions(incidents)
+
+        plans: list[tuple[Incident, Threshold]] = []
+        next_checks: dict[int, datetime | None] = {}
+        for incident in incidents:
+            thresholds = thresholds_of(incident, assignments[incident.pk], book, resolutions=resolutions)
+            new = [t for t in thresholds if t.passed(now) and t.key not in recorded[incident.pk]]
+            if reroute and any(_needs_reroute(threshold) for threshold in new):
+                result.deferred.append(incident.pk)  # rare: the per-incident path re-routes
+                continue
+            plans += [(incident, threshold) for threshold in new]
+            next_checks[incident.pk] = min((t.at for t in thresholds if t.pending(now)), default=None)
+            result.checked.append(incident.pk)
+
+        won = _events_insert(plans, now)
+        timeline, to_notify = [], {}
+        for incident, threshold in plans:
+            event = won.get((incident.pk, *threshold.key))
+            if event is None:
+                continue
+            result.events.append(event)
+            timeline.append(
+                TimelineEvent(
+                    incident=incident,
+                    actor=None,
+                    actor_label=SWEEP_ACTOR_LABEL,
+                    created_at=now,
+                    **_timeline_values(threshold, event.pk),
+                )
+            )
+            if _to_notify(threshold):
+                to_notify.setdefault(incident.pk, (incident, [], assignments[incident.pk]))[1].append(event)
+        if timeline:
+            # bulk_create fires no post_save: the outbox rows are written here, by the same rule.
+            TimelineEvent.objects.bulk_create(timeline)
+            webhooks.timeline_events_fan_out(timeline)
+        _notify(list(to_notify.values()))
+        _next_checks_update(next_checks)
+    return result
+
+
+def _events_insert(plans: list[tuple[Incident, Threshold]], now: datetime) -> dict[tuple, SlaEvent]:
+    """Insert the events of ``plans`` (multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``):
+    {(incident id, target, level, assignment id): event} of the rows that were new."""
+    adapt = connection.ops.adapt_datetimefield_value
+    by_key = {(incident.pk, *threshold.key): (incident, threshold) for incident, threshold in plans}
+    won: dict[tuple, SlaEvent] = {}
+    for offset in range(0, len(plans), _INSERT_CHUNK):
+        chunk = plans[offset : offset + _INSERT_CHUNK]
+        params: list = []
+        for incident, threshold in chunk:
+            params += [
+                incident.pk,
+                getattr(threshold.assignment, "pk", None),
+                threshold.target,
+                threshold.level,
+                adapt(threshold.at),
+                adapt(now),
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {SlaEvent._meta.db_table} (incident_id, assignment_id, target, level, due_at, recorded_at) "
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(chunk))} "
+                "ON CONFLICT DO NOTHING RETURNING id, incident_id, target, level, assignment_id",
+                params,
+            )
+            rows = cursor.fetchall()
+        for pk, incident_id, target, level, assignment_id in rows:
+            incident, threshold = by_key[(incident_id, target, level, assignment_id)]
+            won[(incident_id, target, level, assignment_id)] = SlaEvent(
+                pk=pk,
+                incident=incident,
+                assignment=threshold.assignment,
+                target=target,
+                level=level,
+                due_at=threshold.at,
+                recorded_at=now,
+            )
+    return won
+
+
+def _next_checks_update(next_checks: dict[int, datetime | None]) -> None:
+    """``UPDATE … FROM (VALUES …)``: every incident's next check in one statement."""
+    if not next_checks:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    # PostgreSQL types a VALUES column from its rows; a batch of NULLs only would be text.
+    value = "CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"
+    table = Incident._meta.db_table
+    items = sorted(next_checks.items())
+    for offset in range(0, len(items), _INSERT_CHUNK):
+        chunk = items[offset : offset + _INSERT_CHUNK]
+        params = [param for pk, at in chunk for param in (pk, adapt(at))]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH v(id, next_check) AS (VALUES {', '.join([f'(%s, {value})'] * len(chunk))}) "
+                f"UPDATE {table} SET sla_next_check_at = v.next_check FROM v WHERE {table}.id = v.id",
+                params,
+            )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -535,8 +762,10 @@ def sla_sweep(*, now: datetime | None = None, batch: int | None = None, time_bud
     """Look at every incident whose next SLA check is due; record what has passed. Periodic (beat).
 
     Reads ``incident_sla_next_check_idx`` in keyset batches until it is exhausted or the time budget
-    is spent (the next run continues). One incident failing is logged and does not stop the others;
-    a lost database connection does stop the sweep (the next run retries). Safe to run concurrently.
+    is spent (the next run continues), and checks each batch at once (``sla_batch_check``). A batch
+    that fails is checked again incident by incident, so one bad row never blocks the others; one
+    incident failing is logged and does not stop the others; a lost database connection does stop
+    the sweep (the next run retries). Safe to run concurrently.
     """
     started_at = timezone.now()
     clock = time.monotonic()
@@ -545,8 +774,7 @@ def sla_sweep(*, now: datetime | None = None, batch: int | None = None, time_bud
     budget = settings.SLA_SWEEP_TIME_BUDGET_SECONDS if time_budget is None else time_budget
     book = PolicyBook()
     result = SweepResult()
-    with webhooks.subscriptions_cached():
-        _sweep_batches(now=now, batch=batch, budget=budget, clock=clock, book=book, result=result)
+    _sweep_batches(now=now, batch=batch, budget=budget, clock=clock, book=book, result=result)
     result.duration_ms = int((time.monotonic() - clock) * 1000)
     heartbeat_record(
         name=SWEEP_NAME,
@@ -565,18 +793,8 @@ def _sweep_batches(*, now: datetime, batch: int, budget: float, clock: float, bo
         if after is not None:
             queryset = queryset.filter(Q(sla_next_check_at__gt=after[0]) | Q(sla_next_check_at=after[0], pk__gt=after[1]))
         rows = list(queryset.order_by("sla_next_check_at", "pk").values_list("sla_next_check_at", "pk")[:batch])
-        for _at, pk in rows:
-            try:
-                events = incident_sla_check(incident_id=pk, now=now, book=book)
-            except (OperationalError, InterfaceError):
-                raise
-            except Exception:
-                logger.exception("SLA check of incident %s failed; the next sweep tries again", pk)
-                result.failed += 1
-                continue
-            result.checked += 1
-            result.recorded += len(events)
-            result.events.extend(events)
+        if rows:
+            _batch_run([pk for _at, pk in rows], now=now, book=book, result=result)
         if len(rows) < batch:
             break
         after = rows[-1]
@@ -584,6 +802,36 @@ def _sweep_batches(*, now: datetime, batch: int, budget: float, clock: float, bo
             result.complete = False
             logger.warning("SLA sweep stopped at its time budget with incidents still due; the next run continues")
             break
+
+
+def _batch_run(ids: list[int], *, now: datetime, book: PolicyBook, result: SweepResult) -> None:
+    try:
+        outcome = sla_batch_check(incident_ids=ids, now=now, book=book)
+    except InterfaceError:
+        raise
+    except Exception:
+        # Rolled back whole; one incident at a time, the bad one fails alone (and a lost connection
+        # fails the first of them, which stops the sweep).
+        logger.exception("SLA check of the batch of incidents %s…%s failed; checking them one by one", ids[0], ids[-1])
+        deferred = ids
+    else:
+        result.checked += len(outcome.checked)
+        result.recorded += len(outcome.events)
+        result.events.extend(outcome.events)
+        deferred = outcome.deferred
+    # Incidents locked by someone else a moment ago (waited for now), re-routes, a failed batch.
+    for pk in deferred:
+        try:
+            events = incident_sla_check(incident_id=pk, now=now, book=book)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("SLA check of incident %s failed; the next sweep tries again", pk)
+            result.failed += 1
+            continue
+        result.checked += 1
+        result.recorded += len(events)
+        result.events.extend(events)
 
 
 def heartbeat_record(*, name: str, started_at: datetime, duration_ms: int, incidents_checked: int, events_recorded: int) -> None:

@@ -28,12 +28,13 @@ from django.views.decorators.http import require_GET, require_POST
 from dispatch import access as acl
 from dispatch import services as dispatch_services
 from dispatch.access import access_for, allowed_actions, personal_data_visible, require
-from dispatch.models import Agency, Assignment, IncidentShare
+from dispatch.models import Assignment, IncidentShare
 from dispatch.views import steps_for
 from semarang112.console.clocks import acknowledge_clock, current_clock, dispatch_clock, response_clock
 from semarang112.console.menu import sees_queue
 from semarang112.console.presence import presence_touch
-from semarang112.exceptions import ApplicationError
+from semarang112.console.timeline import timeline_rows
+from semarang112.exceptions import ApplicationError, Conflict
 
 from . import services
 from .forms import (
@@ -41,6 +42,8 @@ from .forms import (
     INTAKE_CREATE,
     INTAKE_OUTCOMES,
     CallIntakeForm,
+    CategoryChangeForm,
+    IncidentEditForm,
     MergeForm,
     NoteForm,
     OptionalNoteForm,
@@ -420,15 +423,125 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "pii": personal_data_visible(request.user, incident),
         "clocks": [dispatch_clock(incident), response_clock(incident)],
         "assignments": [(a, acknowledge_clock(a), steps_for(request.user, a)) for a in assignments],
-        "timeline": list(timeline_for_incident(incident)),
+        "timeline": timeline_rows(timeline_for_incident(incident)),
         "shares": [(share, can_share and acl.share_manageable(request.user, share)) for share in shares],
         "calls": calls,
         "actions": [(action, action.form(auto_id=f"{action.name}-%s") if action.form else None) for action in actions],
         "can_dispatch": acl.INCIDENT_DISPATCH in allowed
         and incident.status in (S.RECEIVED, S.VERIFIED, S.DISPATCHED, S.ON_SCENE),
         "viewers": presence_touch(incident_id=incident.pk, user=request.user),
+        "can_edit": _editable(incident, allowed),
     }
     return render(request, "incidents/detail.html", context)
+
+
+# ------------------------------------------------------------------------------------------------
+# Editing the details and the category
+# ------------------------------------------------------------------------------------------------
+def _editable(incident: Incident, allowed: set[str]) -> bool:
+    return acl.INCIDENT_UPDATE in allowed and incident.status not in Incident.FINAL_STATUSES
+
+
+def _stale_message(incident: Incident) -> str:
+    return _(
+        "Incident %(ref)s was changed by someone else while you were editing it; nothing was saved. "
+        "Reload the incident to see the current details, then make your change again."
+    ) % {"ref": incident.reference}
+
+
+def _render_edit(request, incident, *, edit_form=None, category_form=None, stale=False, status=200) -> HttpResponse:
+    pii = personal_data_visible(request.user, incident)
+    context = {
+        "incident": incident,
+        "edit_form": edit_form or IncidentEditForm(incident=incident, personal_data=pii),
+        "category_form": category_form or CategoryChangeForm(incident=incident),
+        "stale": stale,
+    }
+    template = "incidents/_edit_forms.html" if request.htmx and request.method == "GET" else "incidents/edit.html"
+    return render(request, template, context, status=status)
+
+
+def _refused(request: HttpRequest, incident: Incident) -> HttpResponse | None:
+    """The one check (``dispatch.access``) for editing; a refusal is shown on the incident page."""
+    try:
+        require(request.user, acl.INCIDENT_UPDATE, incident=incident)
+    except ApplicationError as exc:
+        _show_error(request, exc)
+        return HttpResponseRedirect(reverse("incidents:detail", args=[incident.pk]))
+    return None
+
+
+@login_required
+def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit the details (``incident_update``). The form carries the version it was filled in
+    against: if someone else saved meanwhile, the service refuses and nothing is overwritten."""
+    incident = incident_get_for_user(request.user, pk=pk)  # 404 before any permission answer
+    _screen(request, "queue")
+    refused = _refused(request, incident)
+    if refused is not None:
+        return refused
+    if request.method != "POST":
+        return _render_edit(request, incident)
+    form = IncidentEditForm(
+        request.POST, incident=incident, personal_data=personal_data_visible(request.user, incident)
+    )
+    if not form.is_valid():
+        return _render_edit(request, incident, edit_form=form, status=400)
+    try:
+        before = incident.version
+        incident = services.incident_update(
+            incident=incident, actor=request.user, data=form.changes(), expected_version=form.cleaned_data["version"]
+        )
+    except Conflict as exc:
+        if exc.code != "stale_version":
+            _form_error(form, exc)
+            return _render_edit(request, incident, edit_form=form, status=409)
+        form.add_error(None, _stale_message(incident))
+        return _render_edit(request, incident, edit_form=form, stale=True, status=409)
+    except ApplicationError as exc:
+        _form_error(form, exc)
+        return _render_edit(request, incident, edit_form=form, status=400)
+    if incident.version == before:
+        messages.info(request, _("Nothing was changed."))
+    else:
+        messages.success(request, _("Details of %(ref)s saved.") % {"ref": incident.reference})
+    return redirect("incidents:detail", pk=incident.pk)
+
+
+@login_required
+@require_POST
+def incident_category(request: HttpRequest, pk: int) -> HttpResponse:
+    """Re-categorise (``incident_change_category``): routing and SLA deadlines follow the new category."""
+    incident = incident_get_for_user(request.user, pk=pk)
+    _screen(request, "queue")
+    refused = _refused(request, incident)
+    if refused is not None:
+        return refused
+    form = CategoryChangeForm(request.POST, incident=incident)
+    if not form.is_valid():
+        return _render_edit(request, incident, category_form=form, status=400)
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            # incident_change_category takes no expected version: an edit without changes locks the
+            # row and checks the version, and the lock is held until the category is changed.
+            services.incident_update(incident=incident, actor=request.user, data={}, expected_version=data["version"])
+            incident = services.incident_change_category(
+                incident=incident, category=data["category"], actor=request.user, note=data["note"]
+            )
+    except Conflict as exc:
+        stale = exc.code == "stale_version"
+        form.add_error(None, _stale_message(incident) if stale else exc.message)
+        return _render_edit(request, incident, category_form=form, stale=stale, status=409)
+    except ApplicationError as exc:
+        _form_error(form, exc)
+        return _render_edit(request, incident, category_form=form, status=400)
+    messages.success(
+        request,
+        _("Category of %(ref)s changed to %(category)s.")
+        % {"ref": incident.reference, "category": incident.category.display_name},
+    )
+    return redirect("incidents:detail", pk=incident.pk)
 
 
 @login_required
@@ -500,7 +613,9 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             services.incident_add_note(incident=incident, actor=user, note=data["note"])
         elif action == "share":
             acl.require_share(user, incident, data["agency"])
-            services_share(incident=incident, actor=user, agency=data["agency"], level=data["level"])
+            dispatch_services.incident_share(
+                incident=incident, agency=data["agency"], level=data["level"], actor=user, expires_at=data["expires_at"]
+            )
         elif action == "revoke_share":
             acl.require_share_manageable(user, share)
             dispatch_services.incident_share_revoke(share=share, actor=user)
@@ -514,12 +629,6 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         messages.success(request, _("%(action)s: done.") % {"action": spec.label})
     return back
-
-
-def services_share(*, incident: Incident, actor, agency: Agency, level: str) -> None:
-    from dispatch.services import incident_share
-
-    incident_share(incident=incident, agency=agency, level=level, actor=actor)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -5,6 +5,14 @@ Events
     saved (``timeline_event_saved``, connected in ``IncidentsConfig.ready``) the matching event type
     is fanned out to the active subscriptions that may see the incident, as ``WebhookDelivery`` rows
     in the same transaction — a rolled-back change sends nothing, a committed one is never lost.
+    Events written in bulk (the SLA sweep's, with ``bulk_create``, which fires no signal) are fanned
+    out by ``timeline_events_fan_out`` with the same rule, in one statement for all of them.
+
+    The fan-out costs no query when no active subscription wants the event type in the incident's
+    region (each process keeps the list of active subscriptions for ``SUBSCRIPTIONS_CACHE_SECONDS``
+    and forgets it whenever one is saved or deleted), and one ``INSERT … SELECT`` otherwise: the
+    database picks the subscriptions, so the cached list never sends an event to a subscription
+    that has been disabled or narrowed.
 
     ==========================  =================================================
     timeline event              webhook event type
@@ -38,17 +46,18 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from .models import (
@@ -127,8 +136,10 @@ def event_type_for(event: TimelineEvent) -> str | None:
 def timeline_event_saved(sender, instance: TimelineEvent, created: bool, raw: bool = False, **kwargs) -> None:
     """post_save receiver of TimelineEvent: write the webhook outbox rows for this change.
 
-    A failure here is logged and must never undo the emergency work that wrote the timeline event,
-    so the fan-out runs in its own savepoint (only when some subscription wants the event).
+    No query at all when no active subscription wants the event type in the incident's region (the
+    process's cached list says so); otherwise one INSERT … SELECT (``deliveries_create``). A failure
+    is logged and must never undo the emergency work that wrote the timeline event, so the insert
+    runs in its own savepoint.
     """
     if not created or raw:
         return
@@ -136,7 +147,7 @@ def timeline_event_saved(sender, instance: TimelineEvent, created: bool, raw: bo
     if event_type is None:
         return
     try:
-        if not any(event_type in (s.event_types or []) for s in active_subscriptions()):
+        if not _maybe_wanted(event_type, instance.incident.region_id):
             return
         with transaction.atomic():
             deliveries_create(event=instance, event_type=event_type)
@@ -144,36 +155,83 @@ def timeline_event_saved(sender, instance: TimelineEvent, created: bool, raw: bo
         logger.exception("webhook fan-out of timeline event %s (%s) failed", instance.pk, event_type)
 
 
-_scoped_subscriptions: ContextVar[list[list[WebhookSubscription]] | None] = ContextVar(
-    "webhook_subscriptions", default=None
-)
-
-
-@contextmanager
-def subscriptions_cached():
-    """Within the block, the active subscriptions are read once (a sweep writes many events)."""
-    if _scoped_subscriptions.get() is not None:
-        yield
-        return
-    token = _scoped_subscriptions.set([])
+def timeline_events_fan_out(events: list[TimelineEvent]) -> list[WebhookDelivery]:
+    """The outbox rows of timeline events written with ``bulk_create`` (which fires no post_save):
+    exactly the deliveries ``timeline_event_saved`` would have written for each of them, in one
+    INSERT … SELECT for all (none when no subscription wants any of them). Call in the transaction
+    that wrote the events; like the receiver, a failure is logged and costs only the deliveries."""
+    wanted = []
+    for event in events:
+        event_type = event_type_for(event)
+        if event_type is not None and _maybe_wanted(event_type, event.incident.region_id):
+            wanted.append((event, event_type))
+    if not wanted:
+        return []
     try:
-        yield
-    finally:
-        _scoped_subscriptions.reset(token)
+        with transaction.atomic():
+            return _deliveries_insert(wanted)
+    except Exception:
+        logger.exception("webhook fan-out of timeline events %s failed", [event.pk for event, _ in wanted])
+        return []
+
+
+# ------------------------------------------------------------------------------------------------
+# Active subscriptions, cached per process
+# ------------------------------------------------------------------------------------------------
+#: How long a process trusts its list of active subscriptions. The list only decides whether a
+#: change can skip the fan-out query: the INSERT … SELECT itself reads the subscriptions (active,
+#: event types, region, agency), so a subscription disabled or narrowed elsewhere is obeyed at once;
+#: one created, re-enabled or widened in *another* process receives events at the latest this long
+#: after it was saved (in this process, at once: saving or deleting one clears the list).
+SUBSCRIPTIONS_CACHE_SECONDS = 5.0
+
+_subscriptions_lock = threading.Lock()
+_subscriptions_cache: tuple[float, int, list[WebhookSubscription]] | None = None  # (loaded at, generation, rows)
+_subscriptions_generation = 0
+
+
+def subscriptions_cache_clear(**kwargs) -> None:
+    """Forget the cached list (a subscription was saved or deleted; tests between cases)."""
+    global _subscriptions_cache, _subscriptions_generation
+    with _subscriptions_lock:
+        _subscriptions_generation += 1
+        _subscriptions_cache = None
+
+
+@receiver(post_save, sender=WebhookSubscription, dispatch_uid="incidents.webhooks.subscription_saved")
+@receiver(post_delete, sender=WebhookSubscription, dispatch_uid="incidents.webhooks.subscription_deleted")
+def _subscription_changed(sender, **kwargs) -> None:
+    subscriptions_cache_clear()
+    # Again once the change is committed: a list read by another thread before the commit is stale.
+    transaction.on_commit(subscriptions_cache_clear)
 
 
 def active_subscriptions() -> list[WebhookSubscription]:
-    scoped = _scoped_subscriptions.get()
-    if scoped:
-        return scoped[0]
+    """The active subscriptions, read at most every ``SUBSCRIPTIONS_CACHE_SECONDS`` per process."""
+    global _subscriptions_cache
+    cached = _subscriptions_cache
+    if cached is not None and time.monotonic() - cached[0] < SUBSCRIPTIONS_CACHE_SECONDS:
+        return cached[2]
+    generation = _subscriptions_generation
     subscriptions = list(WebhookSubscription.objects.filter(is_active=True).order_by("pk"))
-    if scoped is not None:
-        scoped.append(subscriptions)
+    with _subscriptions_lock:
+        if generation == _subscriptions_generation:  # not cleared while we were reading
+            _subscriptions_cache = (time.monotonic(), generation, subscriptions)
     return subscriptions
 
 
+def _maybe_wanted(event_type: str, region_id: int | None) -> bool:
+    """Whether any active subscription might receive ``event_type`` of an incident of this region
+    (the agency rule is left to the database)."""
+    return any(
+        event_type in (subscription.event_types or []) and subscription.region_id in (None, region_id)
+        for subscription in active_subscriptions()
+    )
+
+
 def subscriptions_for(*, incident: Incident, event_type: str) -> list[WebhookSubscription]:
-    """Active subscriptions to ``event_type`` that may see ``incident``."""
+    """Active subscriptions to ``event_type`` that may see ``incident`` (the rule the fan-out's
+    INSERT … SELECT applies in SQL; for callers that want the objects)."""
     from dispatch.models import Assignment, IncidentShare
 
     subscriptions = [
@@ -196,31 +254,90 @@ def subscriptions_for(*, incident: Incident, event_type: str) -> list[WebhookSub
 
 
 def deliveries_create(*, event: TimelineEvent, event_type: str) -> list[WebhookDelivery]:
-    """One pending delivery per subscription that may see the event; queued after commit."""
+    """One pending delivery per subscription that may see the event (one INSERT … SELECT); each is
+    queued after commit."""
+    return _deliveries_insert([(event, event_type)])
+
+
+#: Events per INSERT … SELECT (bounds the statement's size; a sweep batch rarely reaches it).
+_FAN_OUT_CHUNK = 500
+
+
+def _deliveries_insert(items: list[tuple[TimelineEvent, str]]) -> list[WebhookDelivery]:
+    """INSERT … SELECT the deliveries of ``items`` (timeline event, event type).
+
+    The subscriptions are chosen by the database, by the rule of this module's docstring: active,
+    subscribed to the type, of the incident's region or of every region, and without an agency or
+    with one that has or had an assignment on the incident or a live share of it. One event id and
+    one payload per event, one row per (event, subscription), in event order, then subscription id.
+    """
     from .tasks import webhook_delivery_attempt_task
 
-    incident = event.incident
-    subscriptions = subscriptions_for(incident=incident, event_type=event_type)
-    if not subscriptions:
+    if not items:
         return []
-    event_id = uuid.uuid4()
-    payload = payload_build(event=event, event_type=event_type, event_id=event_id)
     now = timezone.now()
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(
-                subscription=subscription,
-                incident=incident,
-                event_id=event_id,
-                event_type=event_type,
-                payload=payload,
-                attempt_limit=settings.WEBHOOK_MAX_ATTEMPTS,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            for subscription in subscriptions
+    if connection.vendor == "postgresql":
+        type_match = "s.event_types @> jsonb_build_array(e.event_type)"
+    else:  # SQLite (the other database the settings know)
+        type_match = "EXISTS (SELECT 1 FROM json_each(s.event_types) AS t WHERE t.value = e.event_type)"
+    uuid_field = WebhookDelivery._meta.get_field("event_id")
+    payload_field = WebhookDelivery._meta.get_field("payload")
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    deliveries: list[WebhookDelivery] = []
+    for offset in range(0, len(items), _FAN_OUT_CHUNK):
+        chunk = items[offset : offset + _FAN_OUT_CHUNK]
+        rows, params, by_event_id = [], [], {}
+        for index, (event, event_type) in enumerate(chunk):
+            event_id = uuid.uuid4()
+            payload = payload_build(event=event, event_type=event_type, event_id=event_id)
+            by_event_id[event_id] = (event, event_type, payload)
+            rows.append("(%s, %s, %s, %s, %s, %s)")
+            params += [
+                index,
+                event.incident_id,
+                event.incident.region_id,
+                uuid_field.get_db_prep_value(event_id, connection),
+                event_type,
+                payload_field.get_db_prep_save(payload, connection),
+            ]
+        sql = (
+            f"WITH e(ord, incident_id, region_id, event_id, event_type, payload) AS (VALUES {', '.join(rows)}) "
+            f"INSERT INTO {WebhookDelivery._meta.db_table} (subscription_id, incident_id, event_id, event_type, "
+            "payload, status, attempt_count, attempt_limit, error, next_attempt_at, created_at) "
+            "SELECT s.id, e.incident_id, e.event_id, e.event_type, e.payload, %s, 0, %s, '', %s, %s "
+            f"FROM e, {WebhookSubscription._meta.db_table} AS s "
+            f"WHERE s.is_active AND (s.region_id IS NULL OR s.region_id = e.region_id) AND {type_match} AND ("
+            "s.agency_id IS NULL"
+            " OR EXISTS (SELECT 1 FROM dispatch_assignment AS a WHERE a.incident_id = e.incident_id AND a.agency_id = s.agency_id)"
+            " OR EXISTS (SELECT 1 FROM dispatch_incidentshare AS h WHERE h.incident_id = e.incident_id"
+            " AND h.agency_id = s.agency_id AND h.revoked_at IS NULL AND (h.expires_at IS NULL OR h.expires_at > %s))"
+            ") ORDER BY e.ord, s.id RETURNING id, subscription_id, event_id"
+        )
+        params += [
+            WebhookDelivery.Status.PENDING,
+            settings.WEBHOOK_MAX_ATTEMPTS,
+            adapt_datetime(now),
+            adapt_datetime(now),
+            adapt_datetime(now),
         ]
-    )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            returned = cursor.fetchall()
+        for pk, subscription_id, event_id in sorted(returned):
+            event, event_type, payload = by_event_id[uuid_field.to_python(event_id)]
+            deliveries.append(
+                WebhookDelivery(
+                    pk=pk,
+                    subscription_id=subscription_id,
+                    incident=event.incident,
+                    event_id=uuid_field.to_python(event_id),
+                    event_type=event_type,
+                    payload=payload,
+                    attempt_limit=settings.WEBHOOK_MAX_ATTEMPTS,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
     for delivery in deliveries:
         transaction.on_commit(lambda pk=delivery.pk: webhook_delivery_attempt_task.delay(pk))
     return deliveries

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from dispatch.access import access_for, personal_data_visible
 from dispatch.models import Agency, IncidentShare
@@ -107,8 +110,68 @@ class AssignmentSummarySerializer(serializers.Serializer):
     requested_at = serializers.DateTimeField(read_only=True)
 
 
+# Field objects used outside a serializer, to format values exactly as the declared fields do.
+_DATETIME = serializers.DateTimeField(read_only=True)
+_LATITUDE = CoordinateField(limit=90, read_only=True, allow_null=True)
+_LONGITUDE = CoordinateField(limit=180, read_only=True, allow_null=True)
+INCIDENT_DATETIME_FIELDS = (
+    "received_at",
+    "verified_at",
+    "first_dispatched_at",
+    "first_acknowledged_at",
+    "first_on_scene_at",
+    "resolved_at",
+    "closed_at",
+    "dispatch_due_at",
+    "response_due_at",
+)
+
+
+def _output_zone():
+    """The zone DRF's DateTimeField would write in, or None where its own path must be taken."""
+    if not settings.USE_TZ or api_settings.DATETIME_FORMAT != ISO_8601:
+        return None
+    return timezone.get_current_timezone()
+
+
+def _when(value, zone):
+    """DRF's DateTimeField.to_representation of ``value`` given ``_output_zone()`` (looked up once
+    per incident, not per timestamp): an aware value in that zone, ISO 8601, "Z" for UTC."""
+    if value is None:
+        return None
+    if zone is None or getattr(value, "tzinfo", None) is None:
+        return _DATETIME.to_representation(value)
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _assignments(incident: Incident):
+    """The list's prefetched ``assignment_rows`` (incidents.selectors.incident_list_rows_for_user), or
+    the incident's assignments."""
+    rows = getattr(incident, "assignment_rows", None)
+    return rows if rows is not None else incident.assignments.all()
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)  # a CharField's to_representation (enum members → value)
+
+
+def _ref(obj, name: str = "name") -> dict | None:
+    """{id, code, name} of a reference row (Category*/District*/Village*/AgencyRefSerializer)."""
+    if obj is None:
+        return None
+    return {"id": obj.pk, "code": _text(obj.code), "name": _text(getattr(obj, name))}
+
+
 class IncidentSerializer(ModelSerializer):
-    """An incident as lists and details show it; caller data masked unless the principal may see it."""
+    """An incident as lists and details show it; caller data masked unless the principal may see it.
+
+    ``to_representation`` writes the dict directly instead of walking the declared fields: DRF's
+    field-by-field path (a ``get_attribute`` and a ``to_representation`` per field, nested
+    serializers built per request) cost about 40 ms of a 50-row list page, more than its SQL and
+    the ORM together (bench/RESULTS.md, issue #8). The declared fields stay the schema; the output
+    is the same, key for key (tests/api/test_incident_representation.py compares the two).
+    """
 
     region = serializers.SlugRelatedField(slug_field="code", read_only=True)
     category = CategoryRefSerializer(read_only=True)
@@ -170,6 +233,49 @@ class IncidentSerializer(ModelSerializer):
         return not self._visible(incident)
 
     def to_representation(self, incident: Incident):
+        visible = self._visible(incident)
+        zone = _output_zone()
+        region = incident.region
+        caller_name, caller_number = _text(incident.caller_name), _text(incident.caller_number)
+        data = {
+            "id": incident.pk,
+            "reference": _text(incident.reference),
+            "region": None if region is None else region.code,
+            "status": _text(incident.status),
+            "allowed_next": allowed_next(incident.status),
+            "priority": None if incident.priority is None else int(incident.priority),
+            "category": _ref(incident.category, "display_name"),
+            "channel": _text(incident.channel),
+            "description": _text(incident.description),
+            "address": _text(incident.address),
+            "district": _ref(incident.district),
+            "village": _ref(incident.village),
+            "latitude": None if incident.latitude is None else _LATITUDE.to_representation(incident.latitude),
+            "longitude": None if incident.longitude is None else _LONGITUDE.to_representation(incident.longitude),
+            "caller_name": caller_name if visible else mask_name(caller_name),
+            "caller_number": caller_number if visible else mask_phone(caller_number),
+            "personal_data_masked": not visible,
+            "duplicate_of": incident.duplicate_of_id,
+            "assignments": [
+                {
+                    "id": assignment.pk,
+                    "agency": _ref(assignment.agency),
+                    "status": _text(assignment.status),
+                    "requested_at": _when(assignment.requested_at, zone),
+                }
+                for assignment in _assignments(incident)
+            ],
+        }
+        for name in INCIDENT_DATETIME_FIELDS:
+            data[name] = _when(getattr(incident, name), zone)
+        data["version"] = None if incident.version is None else int(incident.version)
+        data["created_at"] = _when(incident.created_at, zone)
+        data["updated_at"] = _when(incident.updated_at, zone)
+        return data
+
+    def field_by_field_representation(self, incident: Incident) -> dict:
+        """DRF's generic rendering of the declared fields (with masking): the reference the direct
+        ``to_representation`` is tested against."""
         data = super().to_representation(incident)
         if not self._visible(incident):
             data["caller_name"] = mask_name(data["caller_name"])

@@ -7,8 +7,6 @@ invisible) and every write calls ``dispatch.access.require`` first (403).
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +23,12 @@ from dispatch.models import Assignment, IncidentShare
 from incidents import services
 from incidents.filters import CallFilter, CategoryFilter, IncidentFilter, VillageFilter
 from incidents.models import Call, Category, Channel, District, Incident, Region, Village
-from incidents.selectors import call_list_for_user, incident_get_for_user, incident_list_for_user, timeline_for_incident
+from incidents.selectors import (
+    call_list_for_user,
+    incident_get_for_user,
+    incident_list_rows_for_user,
+    timeline_for_incident,
+)
 from semarang112.api.authentication import ApiClientPrincipal, actor_for
 from semarang112.api.exceptions import PreconditionFailed
 from semarang112.api.idempotency import idempotent_create
@@ -170,16 +173,7 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Incident.objects.none()
-        return (
-            incident_list_for_user(self.request.user)
-            .select_related("region", "category", "district", "village")
-            .prefetch_related(
-                Prefetch(
-                    "assignments", queryset=Assignment.objects.select_related("agency").order_by("requested_at", "id")
-                )
-            )
-            .annotate(due_at=Coalesce("response_due_at", "received_at"))
-        )
+        return incident_list_rows_for_user(self.request.user)
 
     def get_incident(self) -> Incident:
         return incident_get_for_user(self.request.user, pk=self.kwargs["pk"])

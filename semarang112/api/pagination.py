@@ -3,8 +3,12 @@
 DRF's CursorPagination positions on the first ordering field only and skips ties with an
 OFFSET, which degrades to a scan when that field has few values (priority has four). Here the
 cursor holds the whole sort key of the last row — always ending in the primary key, so it is
-unique — and the next page is ``WHERE (k1, k2, id) > (v1, v2, v3)`` written as the equivalent
-OR of ANDs, which works with any mix of ascending and descending fields.
+unique — and the next page is the row-value comparison ``WHERE (k1, k2, id) > (v1, v2, v3)``.
+PostgreSQL reads a row comparison as an index condition on a B-tree index over (k1, k2, id) and
+starts the scan at the cursor; the equivalent OR of ANDs (``k1 > v1 OR (k1 = v1 AND ...)``) is only
+a filter, so a deep page walked and discarded every row before the cursor (45,000 at 1,000,000
+incidents, bench/RESULTS.md). A row comparison needs one direction, so an ordering that mixes
+ascending and descending fields is split into runs of one direction, compared run by run.
 
 A view declares ``keyset_orderings = {"public name": ("field", "-field", ..., "id")}`` and
 ``keyset_default``; clients choose with ``?ordering=``. ``?page_size=`` is capped by
@@ -18,12 +22,10 @@ import binascii
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.db.models import BooleanField, Expression, F, Q, Value
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
@@ -42,17 +44,97 @@ def _jsonable(value):
     return value
 
 
+class RowComparison(Expression):
+    """``(f1, f2, ...) < (v1, v2, ...)`` (or ``>``, ``<=``, ``>=``) in a WHERE clause.
+
+    The values are converted by each field's own ``to_python`` when the expression is added to a
+    query, so a cursor value the field cannot take raises ``ValidationError`` (or ``TypeError``)
+    in ``filter()``, as a lookup would.
+    """
+
+    conditional = True
+    OPERATORS = ("<", ">", "<=", ">=")
+
+    def __init__(self, fields: tuple[str, ...], operator: str, values: list):
+        if operator not in self.OPERATORS or len(fields) != len(values) or not fields:
+            raise ValueError("RowComparison needs an operator and as many values as fields")
+        super().__init__(output_field=BooleanField())
+        self.operator = operator
+        self.lhs = [F(name) for name in fields]
+        self.rhs = list(values)
+
+    def get_source_expressions(self):
+        return [*self.lhs, *(v for v in self.rhs if hasattr(v, "resolve_expression"))]
+
+    def set_source_expressions(self, exprs):
+        width = len(self.lhs)
+        self.lhs = list(exprs[:width])
+        if len(exprs) > width:
+            self.rhs = list(exprs[width:])
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        clone = self.copy()
+        clone.lhs = [f.resolve_expression(query, allow_joins, reuse, summarize, for_save) for f in self.lhs]
+        rhs = []
+        for column, value in zip(clone.lhs, self.rhs, strict=True):
+            if hasattr(value, "resolve_expression"):  # resolved before (a lookup resolves its lhs again)
+                rhs.append(value.resolve_expression(query, allow_joins, reuse, summarize, for_save))
+                continue
+            field = column.output_field
+            rhs.append(Value(field.get_prep_value(field.to_python(value)), output_field=field))
+        clone.rhs = rhs
+        return clone
+
+    def as_sql(self, compiler, connection):
+        parts, params = [], []
+        for expression in (*self.lhs, *self.rhs):
+            sql, expression_params = compiler.compile(expression)
+            parts.append(sql)
+            params.extend(expression_params)
+        width = len(self.lhs)
+        return f"({', '.join(parts[:width])}) {self.operator} ({', '.join(parts[width:])})", params
+
+
+def _runs(fields: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Consecutive fields of one direction: ("priority", "-received_at", "-id") → two runs."""
+    runs: list[list[str]] = []
+    for field in fields:
+        if runs and runs[-1][-1].startswith("-") == field.startswith("-"):
+            runs[-1].append(field)
+        else:
+            runs.append([field])
+    return [tuple(run) for run in runs]
+
+
 def _beyond(fields: tuple[str, ...], values: list, *, forward: bool) -> Q:
-    """Rows strictly after (forward) or before the row whose sort key is ``values``."""
-    clauses = []
-    for index, field in enumerate(fields):
-        name, descending = field.lstrip("-"), field.startswith("-")
-        greater = descending != forward  # forward on an ascending field: greater than
-        clause = Q(**{f"{name}__{'gt' if greater else 'lt'}": values[index]})
-        for prev_field, prev_value in zip(fields[:index], values[:index], strict=True):
-            clause &= Q(**{prev_field.lstrip("-"): prev_value})
-        clauses.append(clause)
-    return reduce(or_, clauses)
+    """Rows strictly after (forward) or before the row whose sort key is ``values``.
+
+    One run of fields of the same direction is one row comparison, ``(a, b, id) > (x, y, z)``.
+    Several runs: the first run strictly beyond, or equal to it and the rest beyond — guarded by
+    the first run's non-strict comparison, which the planner can use as an index condition.
+    """
+    if len(values) != len(fields):
+        raise ValueError("a cursor needs one value per ordering field")
+    runs = _runs(fields)
+
+    def compare(run: tuple[str, ...], run_values: list, *, strict: bool) -> Q:
+        greater = run[0].startswith("-") != forward  # forward on an ascending field: greater than
+        operator = (">" if greater else "<") + ("" if strict else "=")
+        return Q(RowComparison(tuple(name.lstrip("-") for name in run), operator, run_values))
+
+    def beyond(start: int, run_index: int) -> Q:
+        run = runs[run_index]
+        run_values = values[start : start + len(run)]
+        strictly = compare(run, run_values, strict=True)
+        if run_index == len(runs) - 1:
+            return strictly
+        equal = Q(**{name.lstrip("-"): value for name, value in zip(run, run_values, strict=True)})
+        return strictly | (equal & beyond(start + len(run), run_index + 1))
+
+    condition = beyond(0, 0)
+    if len(runs) > 1:
+        condition = compare(runs[0], values[: len(runs[0])], strict=False) & condition
+    return condition
 
 
 def _reverse(fields: tuple[str, ...]) -> tuple[str, ...]:

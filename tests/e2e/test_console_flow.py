@@ -23,11 +23,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 LABELS = {
     "id": {
         "intake": "Penerimaan panggilan",
-        "create": "Simpan panggilan dan buat insiden",
+        "create": "Simpan panggilan dan buat kejadian",
         "met": "Tercapai",
         "closed": "Ditutup",
+        "updated": "Rincian diperbarui",
+        "acknowledged": "Diminta → Dikonfirmasi terima",
     },
-    "en": {"intake": "Call intake", "create": "Save call and create incident", "met": "Met", "closed": "Closed"},
+    "en": {
+        "intake": "Call intake",
+        "create": "Save call and create incident",
+        "met": "Met",
+        "closed": "Closed",
+        "updated": "Details updated",
+        "acknowledged": "Requested → Acknowledged",
+    },
 }
 SEARCH = {"id": "kebakaran", "en": "fire"}
 
@@ -105,6 +114,16 @@ def test_call_to_closed_incident(browser, live_server, people, screenshots, lang
     assert incident.reference in page.locator("h1").inner_text()
     assert incident.calls.count() == 1
     screenshots(page, language, "02-incident-created")
+    # The caller rings back with a better landmark: edit the details in place (htmx loads the form).
+    page.click("#edit-link")
+    page.locator("#edit-form").wait_for()
+    page.fill("#edit-address", "Jl. Teuku Umar 12, depan Masjid Al-Ikhlas")
+    screenshots(page, language, "02b-incident-edit")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_url(re.compile(rf"/incidents/{incident.pk}/$"))
+    incident.refresh_from_db()
+    assert incident.address == "Jl. Teuku Umar 12, depan Masjid Al-Ikhlas"
+    assert labels["updated"] in page.locator("ol.timeline").inner_text()
     assert not page.js_errors, page.js_errors
     page.context.close()
 
@@ -154,6 +173,7 @@ def test_call_to_closed_incident(browser, live_server, people, screenshots, lang
     response_clock = page.locator("[data-clock][data-stop]").last
     assert labels["met"] in response_clock.inner_text()
     assert response_clock.get_attribute("data-state") == "met"
+    assert labels["acknowledged"] in page.locator("ol.timeline").inner_text()  # labels, not codes
     screenshots(page, language, "08-supervisor-clock-stopped")
     page.click(f"form[action='/incidents/{incident.pk}/resolve/'] button[type=submit]")
     page.wait_for_load_state("networkidle")

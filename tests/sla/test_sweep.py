@@ -232,20 +232,20 @@ def test_recategorising_to_a_shorter_target_is_judged_at_the_next_sweep(seeded, 
 
 
 def test_failure_on_one_incident_rolls_it_back_and_spares_the_others(make_incident, clock, sweep, monkeypatch):
-    # given two incidents due, and the first one's check dies after its event row was inserted but
-    # before its timeline event (think: the worker was killed half-way through that incident)
-    first, second = make_incident(), make_incident()
+    # given two incidents due (warnings at 48 s and 49 s), and the first one's check dies after its
+    # event row was inserted but before its timeline event (think: the worker was killed half-way)
+    first = make_incident()
+    clock.at(seconds=1)
+    second = make_incident()
     clock.at(seconds=50)
-    real_timeline_event_create = services.timeline_event_create
-    calls = {"count": 0}
+    real_describe = sla.sla_event_describe
 
-    def dying_timeline_event_create(**kwargs):
-        calls["count"] += 1
-        if kwargs["incident"].pk == first.pk and calls["count"] == 1:
+    def dying_describe(**kwargs):
+        if kwargs["due_at"] == T0 + timedelta(seconds=48):
             raise RuntimeError("worker died")
-        return real_timeline_event_create(**kwargs)
+        return real_describe(**kwargs)
 
-    monkeypatch.setattr(services, "timeline_event_create", dying_timeline_event_create)
+    monkeypatch.setattr(sla, "sla_event_describe", dying_describe)
 
     result = sweep()
 
@@ -256,6 +256,7 @@ def test_failure_on_one_incident_rolls_it_back_and_spares_the_others(make_incide
     assert events(second) == {("dispatch", "warning")}
 
     # and the next sweep records the first incident's warning, once
+    monkeypatch.setattr(sla, "sla_event_describe", real_describe)
     sweep()
     assert events(first) == {("dispatch", "warning")}
     assert first.timeline.filter(kind=K.SLA_WARNING).count() == 1
@@ -268,7 +269,7 @@ def test_a_failure_to_notify_does_not_cost_the_record(make_incident, cc_people, 
     def broken(**kwargs):
         raise RuntimeError("bug in the notification code")
 
-    monkeypatch.setattr(notifications, "sla_events_notify", broken)
+    monkeypatch.setattr(notifications, "sla_events_notify_many", broken)
 
     result = sweep()
 

@@ -12,7 +12,14 @@ import pytest
 
 from dispatch import services as dispatch_services
 from incidents import services, webhooks
-from incidents.models import Incident, WebhookAttempt, WebhookDelivery, WebhookEventType, WebhookSubscription
+from incidents.models import (
+    Incident,
+    TimelineEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEventType,
+    WebhookSubscription,
+)
 from tests.factories import RegionFactory, reload
 
 E = WebhookEventType
@@ -146,6 +153,88 @@ def test_a_broken_fan_out_never_blocks_emergency_work(make_incident, monkeypatch
     incident = make_incident()
 
     assert Incident.objects.filter(pk=incident.pk).exists()
+
+
+def test_the_fan_out_costs_no_query_unless_a_subscription_wants_the_event(make_incident, django_assert_num_queries):
+    # given an incident and its "created" timeline event, and no subscription (the list is cached)
+    incident = make_incident()
+    event = incident.timeline.get(kind="created")
+    webhooks.active_subscriptions()
+
+    # then fanning the event out asks the database nothing
+    with django_assert_num_queries(0):
+        webhooks.timeline_event_saved(sender=None, instance=event, created=True)
+
+    # and with a subscription to another type or another region, still nothing
+    WebhookSubscription.objects.create(name="a", url="http://127.0.0.1:9/", event_types=[E.SLA_BREACH])
+    WebhookSubscription.objects.create(name="b", url="http://127.0.0.1:9/", region=RegionFactory(), event_types=ALL_EVENTS)
+    webhooks.active_subscriptions()
+    with django_assert_num_queries(0):
+        webhooks.timeline_event_saved(sender=None, instance=event, created=True)
+
+    # with one that wants it: one INSERT … SELECT (in its savepoint)
+    wanted = WebhookSubscription.objects.create(name="c", url="http://127.0.0.1:9/", event_types=[E.INCIDENT_CREATED])
+    webhooks.active_subscriptions()
+    with django_assert_num_queries(3):
+        webhooks.timeline_event_saved(sender=None, instance=event, created=True)
+    assert deliveries(wanted) == [(E.INCIDENT_CREATED, incident.reference)]
+
+
+def test_the_database_not_the_cached_list_decides_who_receives(make_incident):
+    # given a subscription the process has cached, then disabled behind its back (no signal)
+    subscription = WebhookSubscription.objects.create(name="cc", url="http://127.0.0.1:9/", event_types=ALL_EVENTS)
+    webhooks.active_subscriptions()
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(is_active=False)
+
+    make_incident()
+
+    # then it receives nothing
+    assert deliveries(subscription) == []
+
+    # and a subscription saved in this process is seen at once
+    fresh = WebhookSubscription.objects.create(name="new", url="http://127.0.0.1:9/", event_types=[E.INCIDENT_CREATED])
+    incident = make_incident()
+    assert deliveries(fresh) == [(E.INCIDENT_CREATED, incident.reference)]
+
+
+def test_the_bulk_fan_out_writes_what_the_receiver_writes(seeded, make_incident, dispatcher):
+    # given subscriptions of the region, of damkar, of the police, and events of two incidents
+    everything = WebhookSubscription.objects.create(name="cc", url="http://127.0.0.1:9/", event_types=ALL_EVENTS)
+    damkar = WebhookSubscription.objects.create(
+        name="damkar", url="http://127.0.0.1:9/", agency=seeded.agency("damkar"), event_types=ALL_EVENTS
+    )
+    police = WebhookSubscription.objects.create(
+        name="police", url="http://127.0.0.1:9/", agency=seeded.agency("polrestabes"), event_types=ALL_EVENTS
+    )
+    # (the first incident's from its dispatch on: who may see an incident is judged at the time)
+    first, second = make_incident(), make_incident()
+    WebhookDelivery.objects.filter(incident=first).delete()
+    dispatch_services.incident_dispatch(incident=first, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    by_receiver = {
+        (s, t, ref, body["timeline_event_id"])
+        for s, t, ref, body in WebhookDelivery.objects.values_list(
+            "subscription__name", "event_type", "payload__incident__reference", "payload"
+        )
+    }
+    events = list(
+        TimelineEvent.objects.filter(incident__in=[first, second])
+        .exclude(incident=first, kind="created")
+        .select_related("incident__category", "assignment__agency")
+    )
+    WebhookDelivery.objects.all().delete()
+
+    # when the same events go through the bulk fan-out
+    created = webhooks.timeline_events_fan_out(events)
+
+    # then the same deliveries, one statement for all of them
+    by_bulk = {
+        (s, t, ref, body["timeline_event_id"])
+        for s, t, ref, body in WebhookDelivery.objects.values_list(
+            "subscription__name", "event_type", "payload__incident__reference", "payload"
+        )
+    }
+    assert by_bulk == by_receiver and len(created) == len(by_bulk) > 0
+    assert deliveries(police) == [] and len(deliveries(damkar)) == 2 and len(deliveries(everything)) == 3
 
 
 # ------------------------------------------------------------------------------------------------

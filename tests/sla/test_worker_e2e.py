@@ -199,8 +199,9 @@ def test_killing_the_worker_mid_sweep_loses_and_duplicates_nothing(processes, ma
     incidents = [make_incident(received_at=timezone.now() - timedelta(minutes=2)) for _ in range(12)]
     expected = {(incident.pk, "dispatch", level) for incident in incidents for level in ("warning", "breach")}
 
-    # when a worker whose sweep pauses after each event is killed half-way through
-    slow = processes.worker(app="tests.sla.slow_celery", SLA_TEST_RECORD_DELAY="0.4")
+    # when a worker whose sweep (batches of two incidents) pauses inside each batch's transaction
+    # is killed half-way through
+    slow = processes.worker(app="tests.sla.slow_celery", SLA_TEST_RECORD_DELAY="0.8", SLA_SWEEP_BATCH="2")
     processes.beat()
     wait_until(lambda: SlaEvent.objects.count() >= 4, timeout=60, processes=processes, what="the sweep to start")
     processes.kill(slow)
