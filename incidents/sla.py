@@ -774,7 +774,8 @@ def sla_sweep(*, now: datetime | None = None, batch: int | None = None, time_bud
     budget = settings.SLA_SWEEP_TIME_BUDGET_SECONDS if time_budget is None else time_budget
     book = PolicyBook()
     result = SweepResult()
-    _sweep_batches(now=now, batch=batch, budget=budget, clock=clock, book=book, result=result)
+    with config_cache.pinned():  # policies and webhook subscriptions: one configuration version per sweep
+        _sweep_batches(now=now, batch=batch, budget=budget, clock=clock, book=book, result=result)
     result.duration_ms = int((time.monotonic() - clock) * 1000)
     heartbeat_record(
         name=SWEEP_NAME,

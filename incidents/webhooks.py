@@ -9,10 +9,10 @@ Events
     out by ``timeline_events_fan_out`` with the same rule, in one statement for all of them.
 
     The fan-out costs no query when no active subscription wants the event type in the incident's
-    region (each process keeps the list of active subscriptions for ``SUBSCRIPTIONS_CACHE_SECONDS``
-    and forgets it whenever one is saved or deleted), and one ``INSERT … SELECT`` otherwise: the
-    database picks the subscriptions, so the cached list never sends an event to a subscription
-    that has been disabled or narrowed.
+    region (the active subscriptions are read through the configuration cache,
+    ``semarang112.core.config_cache``: again as soon as any subscription changes, in any process),
+    and one ``INSERT … SELECT`` otherwise: the database picks the subscriptions, so the cached list
+    never sends an event to a subscription that has been disabled or narrowed.
 
     ==========================  =================================================
     timeline event              webhook event type
@@ -46,7 +46,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -56,9 +55,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.utils import timezone
+
+from semarang112.core import config_cache
 
 from .models import (
     Incident,
@@ -176,48 +175,14 @@ def timeline_events_fan_out(events: list[TimelineEvent]) -> list[WebhookDelivery
 
 
 # ------------------------------------------------------------------------------------------------
-# Active subscriptions, cached per process
+# Active subscriptions
 # ------------------------------------------------------------------------------------------------
-#: How long a process trusts its list of active subscriptions. The list only decides whether a
-#: change can skip the fan-out query: the INSERT … SELECT itself reads the subscriptions (active,
-#: event types, region, agency), so a subscription disabled or narrowed elsewhere is obeyed at once;
-#: one created, re-enabled or widened in *another* process receives events at the latest this long
-#: after it was saved (in this process, at once: saving or deleting one clears the list).
-SUBSCRIPTIONS_CACHE_SECONDS = 5.0
-
-_subscriptions_lock = threading.Lock()
-_subscriptions_cache: tuple[float, int, list[WebhookSubscription]] | None = None  # (loaded at, generation, rows)
-_subscriptions_generation = 0
-
-
-def subscriptions_cache_clear(**kwargs) -> None:
-    """Forget the cached list (a subscription was saved or deleted; tests between cases)."""
-    global _subscriptions_cache, _subscriptions_generation
-    with _subscriptions_lock:
-        _subscriptions_generation += 1
-        _subscriptions_cache = None
-
-
-@receiver(post_save, sender=WebhookSubscription, dispatch_uid="incidents.webhooks.subscription_saved")
-@receiver(post_delete, sender=WebhookSubscription, dispatch_uid="incidents.webhooks.subscription_deleted")
-def _subscription_changed(sender, **kwargs) -> None:
-    subscriptions_cache_clear()
-    # Again once the change is committed: a list read by another thread before the commit is stale.
-    transaction.on_commit(subscriptions_cache_clear)
-
-
 def active_subscriptions() -> list[WebhookSubscription]:
-    """The active subscriptions, read at most every ``SUBSCRIPTIONS_CACHE_SECONDS`` per process."""
-    global _subscriptions_cache
-    cached = _subscriptions_cache
-    if cached is not None and time.monotonic() - cached[0] < SUBSCRIPTIONS_CACHE_SECONDS:
-        return cached[2]
-    generation = _subscriptions_generation
-    subscriptions = list(WebhookSubscription.objects.filter(is_active=True).order_by("pk"))
-    with _subscriptions_lock:
-        if generation == _subscriptions_generation:  # not cleared while we were reading
-            _subscriptions_cache = (time.monotonic(), generation, subscriptions)
-    return subscriptions
+    """The active subscriptions, through the configuration cache (read again after any change to a
+    subscription, in whatever process it was made). Read-only: shared by the process."""
+    return config_cache.cached(
+        "webhooks.active_subscriptions", lambda: list(WebhookSubscription.objects.filter(is_active=True).order_by("pk"))
+    )
 
 
 def _maybe_wanted(event_type: str, region_id: int | None) -> bool:

@@ -42,6 +42,7 @@ CONFIG_TABLES = (
     "incidents_slapolicy",
     "dispatch_agency",
     "dispatch_routingrule",
+    "incidents_webhooksubscription",  # migration 0002
 )
 
 _local = threading.local()

@@ -24,19 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from dispatch.models import Role
-from incidents import sla, webhooks
+from incidents import sla
 from tests.factories import MembershipFactory, UserFactory
 
 T0 = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_webhook_subscriptions():
-    # Each test's rows vanish with its transaction, without the signal that clears the per-process
-    # list of active subscriptions: start and end every test without one.
-    webhooks.subscriptions_cache_clear()
-    yield
-    webhooks.subscriptions_cache_clear()
 
 
 @pytest.fixture(autouse=True)

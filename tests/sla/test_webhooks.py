@@ -20,6 +20,7 @@ from incidents.models import (
     WebhookEventType,
     WebhookSubscription,
 )
+from semarang112.core import config_cache
 from tests.factories import RegionFactory, reload
 
 E = WebhookEventType
@@ -155,29 +156,47 @@ def test_a_broken_fan_out_never_blocks_emergency_work(make_incident, monkeypatch
     assert Incident.objects.filter(pk=incident.pk).exists()
 
 
+@pytest.mark.postgres  # the configuration cache needs PostgreSQL's triggers; SQLite reads every time
 def test_the_fan_out_costs_no_query_unless_a_subscription_wants_the_event(make_incident, django_assert_num_queries):
-    # given an incident and its "created" timeline event, and no subscription (the list is cached)
+    # given an incident and its "created" timeline event, and no subscription; within one request
+    # (one pinned configuration version) the list of active subscriptions has been read
     incident = make_incident()
     event = incident.timeline.get(kind="created")
-    webhooks.active_subscriptions()
+
+    def fan_out(expected_queries: int) -> None:
+        with config_cache.pinned():
+            webhooks.active_subscriptions()
+            with django_assert_num_queries(expected_queries):
+                webhooks.timeline_event_saved(sender=None, instance=event, created=True)
 
     # then fanning the event out asks the database nothing
-    with django_assert_num_queries(0):
-        webhooks.timeline_event_saved(sender=None, instance=event, created=True)
+    fan_out(0)
 
     # and with a subscription to another type or another region, still nothing
     WebhookSubscription.objects.create(name="a", url="http://127.0.0.1:9/", event_types=[E.SLA_BREACH])
     WebhookSubscription.objects.create(name="b", url="http://127.0.0.1:9/", region=RegionFactory(), event_types=ALL_EVENTS)
-    webhooks.active_subscriptions()
-    with django_assert_num_queries(0):
-        webhooks.timeline_event_saved(sender=None, instance=event, created=True)
+    fan_out(0)
 
     # with one that wants it: one INSERT … SELECT (in its savepoint)
     wanted = WebhookSubscription.objects.create(name="c", url="http://127.0.0.1:9/", event_types=[E.INCIDENT_CREATED])
-    webhooks.active_subscriptions()
-    with django_assert_num_queries(3):
-        webhooks.timeline_event_saved(sender=None, instance=event, created=True)
+    fan_out(3)
     assert deliveries(wanted) == [(E.INCIDENT_CREATED, incident.reference)]
+
+
+@pytest.mark.postgres
+def test_a_subscription_created_elsewhere_gets_the_next_event(make_incident):
+    # given the process has the (empty) list of active subscriptions cached
+    webhooks.active_subscriptions()
+
+    # when a subscription is created behind its back (bulk_create: no signal, as in another process)
+    WebhookSubscription.objects.bulk_create(
+        [WebhookSubscription(name="elsewhere", url="http://127.0.0.1:9/", event_types=[E.INCIDENT_CREATED])]
+    )
+
+    # then the very next incident is delivered to it
+    incident = make_incident()
+    subscription = WebhookSubscription.objects.get(name="elsewhere")
+    assert deliveries(subscription) == [(E.INCIDENT_CREATED, incident.reference)]
 
 
 def test_the_database_not_the_cached_list_decides_who_receives(make_incident):
