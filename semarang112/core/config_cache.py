@@ -17,7 +17,8 @@ with a value from a sequence. So:
   version falls back to a value whose cached data was read before the change (still right) — the
   rolled-back value is never handed out again.
 
-Without PostgreSQL (the SQLite development default) there are no triggers, and nothing is cached.
+Without PostgreSQL (the SQLite development default) there are no triggers: values are kept only
+for the pinned block that read them (a request, a sweep), never across blocks.
 
 ``pinned()`` reads the version once for a block of work; ``middleware`` makes each request such a
 block, so a report that needs five configuration lookups costs one small query.
@@ -106,7 +107,14 @@ def cached(name: str, loader: Callable[[], T]) -> T:
     """
     version = current_version()
     if version is None:
-        return loader()
+        # No version to check against (SQLite): reuse within the pinned block only.
+        scope = getattr(_local, "scope", None)
+        if scope is None:
+            return loader()
+        values = scope.setdefault("values", {})
+        if name not in values:
+            values[name] = loader()
+        return values[name]
     hit = _values.get(name)
     if hit is not None and hit[0] == version:
         return hit[1]  # type: ignore[return-value]

@@ -12,7 +12,7 @@ from incidents import services
 from semarang112.core import config_cache
 from tests.factories import AgencyFactory, CategoryFactory, RoutingRuleFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 
 def codes(agencies) -> list[str]:
@@ -30,6 +30,7 @@ def fire():
     return category
 
 
+@pytest.mark.postgres
 def test_the_rules_are_read_once_while_nothing_changes(fire):
     routing_suggest(category=fire, district=None)
 
@@ -41,6 +42,7 @@ def test_the_rules_are_read_once_while_nothing_changes(fire):
     assert len(again.captured_queries) == 1
 
 
+@pytest.mark.postgres
 def test_a_rule_change_is_seen_by_the_next_call(fire):
     assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
 
@@ -57,6 +59,7 @@ def test_a_rule_change_is_seen_by_the_next_call(fire):
     assert routing_suggest(category=fire, district=None) == []
 
 
+@pytest.mark.postgres
 def test_a_rolled_back_change_is_not_served_afterwards(fire):
     assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
 
@@ -69,6 +72,7 @@ def test_a_rolled_back_change_is_not_served_afterwards(fire):
     assert codes(routing_suggest(category=fire, district=None)) == ["engine"]
 
 
+@pytest.mark.postgres
 def test_callers_get_copies_they_may_change(fire, region):
     first = routing_suggest(category=fire, district=None)[0]
     first.name = "changed by a caller"
@@ -79,6 +83,7 @@ def test_callers_get_copies_they_may_change(fire, region):
     assert services.default_region().name != "changed"
 
 
+@pytest.mark.postgres
 def test_an_intake_reads_the_version_once_and_no_configuration_twice(seeded, operator):
     fire = seeded.category("fire")
     district = seeded.district("Candisari")
@@ -93,6 +98,7 @@ def test_an_intake_reads_the_version_once_and_no_configuration_twice(seeded, ope
     assert not [s for s in sql if 'FROM "incidents_region"' in s]
 
 
+@pytest.mark.postgres
 def test_without_a_version_row_nothing_is_cached(fire):
     from semarang112.core.models import ConfigVersion
 
@@ -104,3 +110,15 @@ def test_without_a_version_row_nothing_is_cached(fire):
 
     assert len(routing_queries(again.captured_queries)) == 1
     assert config_cache.current_version() is None
+
+
+def test_sqlite_keeps_values_for_the_pinned_block_only(fire, sqlite_only):
+    with config_cache.pinned():
+        routing_suggest(category=fire, district=None)
+        with CaptureQueriesContext(connection) as inside:
+            routing_suggest(category=fire, district=None)
+    with CaptureQueriesContext(connection) as after:
+        routing_suggest(category=fire, district=None)
+
+    assert routing_queries(inside.captured_queries) == []
+    assert len(routing_queries(after.captured_queries)) == 1

@@ -156,7 +156,6 @@ def test_a_broken_fan_out_never_blocks_emergency_work(make_incident, monkeypatch
     assert Incident.objects.filter(pk=incident.pk).exists()
 
 
-@pytest.mark.postgres  # the configuration cache needs PostgreSQL's triggers; SQLite reads every time
 def test_the_fan_out_costs_no_query_unless_a_subscription_wants_the_event(make_incident, django_assert_num_queries):
     # given an incident and its "created" timeline event, and no subscription; within one request
     # (one pinned configuration version) the list of active subscriptions has been read
@@ -183,7 +182,6 @@ def test_the_fan_out_costs_no_query_unless_a_subscription_wants_the_event(make_i
     assert deliveries(wanted) == [(E.INCIDENT_CREATED, incident.reference)]
 
 
-@pytest.mark.postgres
 def test_a_subscription_created_elsewhere_gets_the_next_event(make_incident):
     # given the process has the (empty) list of active subscriptions cached
     webhooks.active_subscriptions()
