@@ -48,8 +48,8 @@ class RowComparison(Expression):
     """``(f1, f2, ...) < (v1, v2, ...)`` (or ``>``, ``<=``, ``>=``) in a WHERE clause.
 
     The values are converted by each field's own ``to_python`` when the expression is added to a
-    query, so a cursor value the field cannot take raises ``ValidationError`` (or ``TypeError``)
-    in ``filter()``, as a lookup would.
+    query, so a cursor value the field cannot take raises ``ValidationError`` (or ``TypeError``,
+    or ``ValueError`` for None) in ``filter()``, as a lookup would.
     """
 
     conditional = True
@@ -81,7 +81,10 @@ class RowComparison(Expression):
                 rhs.append(value.resolve_expression(query, allow_joins, reuse, summarize, for_save))
                 continue
             field = column.output_field
-            rhs.append(Value(field.get_prep_value(field.to_python(value)), output_field=field))
+            value = field.to_python(value)
+            if value is None:  # a row comparison with NULL matches nothing; a lookup refuses None
+                raise ValueError("a row comparison needs values, not None")
+            rhs.append(Value(field.get_prep_value(value), output_field=field))
         clone.rhs = rhs
         return clone
 

@@ -112,6 +112,8 @@ def _cursor(ordering: str, values: list) -> str:
         ("-received_at", ["not a date", 1]),
         ("-received_at", ["2026-01-01T00:00:00+00:00", "x"]),
         ("-received_at", [{"a": 1}, 1]),
+        ("-received_at", [None, 1]),
+        ("received_at", ["2026-01-01T00:00:00+00:00", None]),
         ("priority", ["high", "2026-01-01T00:00:00+00:00", 1]),
         ("due_at", [[1], 1]),
     ],
