@@ -13,7 +13,6 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
@@ -42,39 +41,31 @@ def routing_suggest(*, category: Category, district: District | None) -> list[Ag
     """Agencies for a category (and district), in order.
 
     Rules for the district win over the category's all-district rules; a category without
-    rules of its own inherits its parent's. The rules are read through the configuration cache
-    (one query per category and district until the configuration changes).
+    rules of its own inherits its parent's. A category's rules are read through the
+    configuration cache (one query per category until the configuration changes).
     """
     district_id = district.pk if district is not None else None
     for node_id in category_chain(category):
-        rules = config_cache.cached(
-            f"dispatch.routing:{node_id}:{district_id}", lambda node_id=node_id: _routing_rules(node_id, district_id)
-        )
-        if rules:
-            return [copy.copy(agency) for agency in rules]
+        rules = config_cache.cached(f"dispatch.routing:{node_id}", lambda node_id=node_id: _routing_rules(node_id))
+        own = [rule for rule in rules if district_id is not None and rule.district_id == district_id]
+        chosen = own or [rule for rule in rules if rule.district_id is None]
+        if chosen:
+            seen, agencies = set(), []
+            for rule in chosen:
+                if rule.agency_id not in seen:
+                    seen.add(rule.agency_id)
+                    agencies.append(copy.copy(rule.agency))
+            return agencies
     return []
 
 
-def _routing_rules(category_id: int, district_id: int | None) -> list[Agency]:
-    """The agencies of one category's active rules for a district (its own rules win), in order."""
-    district_filter = Q(district__isnull=True)
-    if district_id is not None:
-        district_filter |= Q(district_id=district_id)
-    rules = list(
-        RoutingRule.objects.filter(district_filter, category_id=category_id, is_active=True, agency__is_active=True)
+def _routing_rules(category_id: int) -> list[RoutingRule]:
+    """A category's active rules of active agencies, every district, in order (read-only, shared)."""
+    return list(
+        RoutingRule.objects.filter(category_id=category_id, is_active=True, agency__is_active=True)
         .select_related("agency")
-        .order_by("order", "agency__code")
+        .order_by("order", "agency__code", "pk")
     )
-    if district_id is not None and any(rule.district_id == district_id for rule in rules):
-        rules = [rule for rule in rules if rule.district_id == district_id]
-    else:
-        rules = [rule for rule in rules if rule.district_id is None]
-    seen, agencies = set(), []
-    for rule in rules:
-        if rule.agency_id not in seen:
-            seen.add(rule.agency_id)
-            agencies.append(rule.agency)
-    return agencies
 
 
 # ------------------------------------------------------------------------------------------------
