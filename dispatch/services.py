@@ -406,9 +406,11 @@ def assignment_notify_agency(*, assignment_id: int) -> bool:
 
     The row stays locked while the mail goes out and ``notified_at`` is written in the same
     transaction: a failure rolls back and the task retries (at least once, never silently lost).
+    The lock is FOR NO KEY UPDATE: it keeps a second sender out but not the foreign-key checks of
+    rows written meanwhile about this assignment (the SLA sweep's events and timeline entries).
     """
     assignment = (
-        Assignment.objects.select_for_update(of=("self",))
+        Assignment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("agency", "incident", "incident__category")
         .filter(pk=assignment_id)
         .first()

@@ -549,3 +549,59 @@ def incident_at(make_incident, time_machine):
         return make_incident()
 
     return make
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_emailing_an_agency_does_not_block_rows_that_refer_to_the_assignment(
+    seeded, make_incident, dispatcher, run_in_threads, monkeypatch
+):
+    # given an assignment whose agency is being emailed (the mail server is slow)
+    import threading
+
+    from django.db import connection
+
+    from dispatch import services as dispatch_services
+    from incidents.models import SlaEvent
+
+    incident = make_incident()
+    damkar = seeded.agency("damkar")
+    damkar.email = "damkar@example.org"
+    damkar.save(update_fields=["email"])
+    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[damkar], actor=dispatcher)
+    Assignment.objects.filter(pk=assignment.pk).update(notified_at=None)  # whatever the dispatch's task did
+    sending, release = threading.Event(), threading.Event()
+
+    def slow_send_mail(*args, **kwargs):
+        sending.set()
+        release.wait(10)
+        return 1
+
+    monkeypatch.setattr(dispatch_services, "send_mail", slow_send_mail)
+
+    def notify():
+        return dispatch_services.assignment_notify_agency(assignment_id=assignment.pk)
+
+    def record_event():
+        sending.wait(10)
+        try:
+            # when the SLA sweep records an event of that assignment meanwhile, it is not held up
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                SlaEvent.objects.create(
+                    incident=incident,
+                    assignment=assignment,
+                    target="acknowledge",
+                    level="warning",
+                    due_at=assignment.requested_at,
+                    recorded_at=assignment.requested_at,
+                )
+            return True
+        finally:
+            release.set()
+
+    (sent, sent_error), (recorded, record_error) = run_in_threads(notify, record_event)
+
+    assert (sent_error, record_error) == (None, None)
+    assert sent is True and recorded is True
