@@ -17,6 +17,24 @@ INTAKE_ATTACH = "attach"
 INTAKE_OUTCOMES = (Call.Outcome.PRANK, Call.Outcome.SILENT, Call.Outcome.INFORMATION, Call.Outcome.WRONG_NUMBER)
 
 
+def place_fields() -> tuple[forms.Field, ...]:
+    """Fresh address, district, village, latitude and longitude fields (intake and edit forms);
+    the views narrow the district and village querysets to the incident's region."""
+    return (
+        forms.CharField(label=_("Address / landmark"), max_length=500, required=False),
+        forms.ModelChoiceField(label=_("District (kecamatan)"), queryset=District.objects.none(), required=False),
+        forms.ModelChoiceField(label=_("Village (kelurahan)"), queryset=Village.objects.none(), required=False),
+        forms.DecimalField(
+            label=_("Latitude"), max_digits=9, decimal_places=6, min_value=Decimal("-90"), max_value=Decimal("90"),
+            required=False,
+        ),
+        forms.DecimalField(
+            label=_("Longitude"), max_digits=9, decimal_places=6, min_value=Decimal("-180"),
+            max_value=Decimal("180"), required=False,
+        ),
+    )
+
+
 class CallIntakeForm(forms.Form):
     """One call: who, what, where. Category and description are needed only to open an incident."""
 
@@ -36,25 +54,7 @@ class CallIntakeForm(forms.Form):
     description = forms.CharField(
         label=_("What happened"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
-    address = forms.CharField(label=_("Address / landmark"), max_length=500, required=False)
-    district = forms.ModelChoiceField(label=_("District (kecamatan)"), queryset=District.objects.none(), required=False)
-    village = forms.ModelChoiceField(label=_("Village (kelurahan)"), queryset=Village.objects.none(), required=False)
-    latitude = forms.DecimalField(
-        label=_("Latitude"),
-        max_digits=9,
-        decimal_places=6,
-        min_value=Decimal("-90"),
-        max_value=Decimal("90"),
-        required=False,
-    )
-    longitude = forms.DecimalField(
-        label=_("Longitude"),
-        max_digits=9,
-        decimal_places=6,
-        min_value=Decimal("-180"),
-        max_value=Decimal("180"),
-        required=False,
-    )
+    address, district, village, latitude, longitude = place_fields()
     notes = forms.CharField(label=_("Call notes"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, region=None, intent: str = INTAKE_CREATE, **kwargs):
@@ -223,25 +223,7 @@ class IncidentEditForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         error_messages={"required": _("A description is required.")},
     )
-    address = forms.CharField(label=_("Address / landmark"), max_length=500, required=False)
-    district = forms.ModelChoiceField(label=_("District (kecamatan)"), queryset=District.objects.none(), required=False)
-    village = forms.ModelChoiceField(label=_("Village (kelurahan)"), queryset=Village.objects.none(), required=False)
-    latitude = forms.DecimalField(
-        label=_("Latitude"),
-        max_digits=9,
-        decimal_places=6,
-        min_value=Decimal("-90"),
-        max_value=Decimal("90"),
-        required=False,
-    )
-    longitude = forms.DecimalField(
-        label=_("Longitude"),
-        max_digits=9,
-        decimal_places=6,
-        min_value=Decimal("-180"),
-        max_value=Decimal("180"),
-        required=False,
-    )
+    address, district, village, latitude, longitude = place_fields()
     caller_name = forms.CharField(label=_("Caller name"), max_length=120, required=False)
     caller_number = forms.CharField(label=_("Caller number"), max_length=32, required=False)
 
