@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +29,14 @@ def validate_scopes(value) -> None:
     unknown = sorted(set(value) - set(SCOPES))
     if unknown:
         raise ValidationError(_("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)})
+
+
+# The grammar the throttle reads (semarang112.api.throttling.parse_rate): a count, a slash and a period.
+validate_throttle_rate = RegexValidator(
+    r"^[1-9][0-9]{0,8}/(s|sec|second|m|min|minute|h|hour|d|day)$",
+    _("Write a rate as a number of requests per period, e.g. 1200/min (periods: s, min, hour, day)."),
+    code="invalid_rate",
+)
 
 
 class ApiClient(models.Model):
@@ -51,6 +60,7 @@ class ApiClient(models.Model):
         _("rate limit"),
         max_length=20,
         blank=True,
+        validators=[validate_throttle_rate],
         help_text=_("e.g. 1200/min; empty uses the API_THROTTLE_CLIENT_RATE setting."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
