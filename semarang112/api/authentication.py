@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from incidents.services import Actor
+from semarang112.core import config_cache
 
 from .models import ApiClient, ApiKey, HashedSecret, StaffToken
 from .services import secret_digest, secret_split, secret_touch
@@ -56,15 +57,34 @@ def actor_for(request) -> Actor:
     return Actor(user=user)
 
 
+def _active_api_keys() -> dict[str, ApiKey]:
+    return {key.prefix: key for key in ApiKey.objects.select_related("client").filter(revoked_at__isnull=True)}
+
+
+def _cached_api_key(prefix: str) -> ApiKey | None:
+    """The unrevoked key with this prefix from the configuration cache (PostgreSQL), else None.
+
+    Every integration request authenticates: the keys and their clients are a few hundred rows
+    that change rarely, so each process keeps them under the configuration version (a revocation,
+    a new key or a client change bumps it; see core migration 0003). A miss — an unknown, revoked
+    or mistyped key — goes to the database like before.
+    """
+    if config_cache.current_version() is None:
+        return None
+    return config_cache.cached("api_keys", _active_api_keys).get(prefix)
+
+
 def _find(model: type[HashedSecret], raw: str, *related: str) -> HashedSecret:
     parts = secret_split(raw)
     if parts is None:
         raise exceptions.AuthenticationFailed(_("Malformed credentials."), code="authentication_failed")
     prefix, raw = parts
-    try:  # the prefix is unique (get(): no ORDER BY to build, unlike first())
-        row = model.objects.select_related(*related).get(prefix=prefix)
-    except model.DoesNotExist:
-        row = None
+    row = _cached_api_key(prefix) if model is ApiKey else None
+    if row is None:
+        try:  # the prefix is unique (get(): no ORDER BY to build, unlike first())
+            row = model.objects.select_related(*related).get(prefix=prefix)
+        except model.DoesNotExist:
+            row = None
     # Compare digests in constant time; an unknown prefix fails the same way.
     if row is None or not hmac.compare_digest(row.digest, secret_digest(raw)):
         raise exceptions.AuthenticationFailed(_("Invalid credentials."), code="authentication_failed")

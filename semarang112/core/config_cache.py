@@ -44,6 +44,8 @@ CONFIG_TABLES = (
     "dispatch_agency",
     "dispatch_routingrule",
     "incidents_webhooksubscription",  # migration 0002
+    "api_apiclient",  # migration 0003
+    "api_apikey",  # migration 0003: not when only last_used_at changes
 )
 
 _local = threading.local()

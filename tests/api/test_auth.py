@@ -166,6 +166,71 @@ def test_session_auth_needs_csrf_on_writes(operator, seeded):
 
 
 # ------------------------------------------------------------------------------------------------
+# API keys from the configuration cache (PostgreSQL): no key query per request, changes seen at once
+# ------------------------------------------------------------------------------------------------
+def key_queries(queries) -> list[str]:
+    return [q["sql"] for q in queries if "api_apikey" in q["sql"] or "api_apiclient" in q["sql"]]
+
+
+@pytest.mark.postgres
+def test_a_known_key_costs_no_query_after_the_first_request(integration, seeded):
+    client = integration(scopes=["incidents:read"])
+    assert client.get(LIST).status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(LIST).status_code == 200
+
+    assert key_queries(queries.captured_queries) == []
+
+
+@pytest.mark.postgres
+def test_a_revoked_key_is_refused_by_the_next_request(integration, seeded):
+    client = integration()
+    assert client.get(LIST).status_code == 200
+
+    api_services.secret_revoke(secret=ApiKey.objects.get(client=client.api_client))
+
+    problem(client.get(LIST), 401, "credentials_revoked")
+
+
+@pytest.mark.postgres
+def test_a_client_disabled_by_any_statement_is_refused_by_the_next_request(integration, seeded):
+    client = integration()
+    assert client.get(LIST).status_code == 200
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE api_apiclient SET is_active = false WHERE id = %s", [client.api_client.pk])
+
+    problem(client.get(LIST), 401, "client_inactive")
+
+
+@pytest.mark.postgres
+def test_a_new_key_works_at_once_beside_the_cached_ones(integration, seeded):
+    first = integration()
+    assert first.get(LIST).status_code == 200
+
+    second = integration()
+
+    assert second.get(LIST).status_code == 200
+    assert first.get(LIST).status_code == 200
+
+
+@pytest.mark.postgres
+def test_recording_last_use_does_not_throw_the_configuration_cache_away(integration, seeded, settings):
+    from semarang112.core.models import ConfigVersion
+
+    settings.API_KEY_LAST_USED_RESOLUTION_SECONDS = 0
+    client = integration()
+    client.get(LIST)
+    version = ConfigVersion.objects.get(pk=1).value
+
+    client.get(LIST)  # touches last_used_at again (resolution 0)
+
+    assert ApiKey.objects.get(client=client.api_client).last_used_at is not None
+    assert ConfigVersion.objects.get(pk=1).value == version
+
+
+# ------------------------------------------------------------------------------------------------
 # Throttling
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture
