@@ -166,6 +166,35 @@ def test_the_incident_and_its_record_commit_together(integration, seeded, monkey
     assert IdempotencyRecord.objects.count() == 0
 
 
+@pytest.mark.postgres
+def test_the_claim_bounds_its_wait_and_then_restores_the_lock_timeout(integration, seeded, monkeypatch):
+    """The claim sets lock_timeout for its own unique-index wait only; the rest of the intake
+    (and a SET LOCAL made before it) keeps the value it had."""
+    from django.db import connection
+
+    from incidents import services
+
+    seen = []
+    original = services.incident_create
+
+    def spy(**kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW lock_timeout")
+            seen.append(cursor.fetchone()[0])
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "incident_create", spy)
+    client = integration()
+    assert post(client).status_code == 201
+    assert seen == ["0"]
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '7s'")
+        assert post(client, key="report-2").status_code == 201
+    assert seen == ["0", "7s"]
+
+
 def test_calls_are_idempotent_too(integration, seeded):
     client = integration()
     body = {"caller_number": "081234567890", "outcome": "silent"}
