@@ -99,6 +99,9 @@ def incident_response(
     """
     if created:
         incident._prefetched_objects_cache = {"assignments": Assignment.objects.none()}
+        # The representation reads these rows first: iterating even an empty QuerySet compiles
+        # its SQL (0.6 ms of an intake's CPU) before it finds out there is nothing to run.
+        incident.assignment_rows = []
     else:
         try:
             incident = incident_get_for_user(request.user, pk=incident.pk)
