@@ -24,7 +24,7 @@ from semarang112.api.fields import (
     mask_name,
     mask_phone,
 )
-from semarang112.api.serializers import ModelSerializer
+from semarang112.api.serializers import FlatInputSerializer, ModelSerializer
 
 PERSONAL_FIELDS = ("caller_name", "caller_number")
 
@@ -339,7 +339,7 @@ class VisibleIncidentField(serializers.PrimaryKeyRelatedField):
         return incident_list_for_user(_principal(self.root))
 
 
-class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+class IncidentCreateSerializer(StrictFieldsMixin, FlatInputSerializer):
     category = ConfigSlugRelatedField(
         slug_field="code", queryset=Category.objects.all(), help_text="Category code, e.g. fire (GET /categories/)."
     )
@@ -502,7 +502,7 @@ class CallSerializer(ModelSerializer):
         return data
 
 
-class CallCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+class CallCreateSerializer(StrictFieldsMixin, FlatInputSerializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     caller_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
     caller_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
