@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, connections, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -150,17 +150,34 @@ def reference_next(*, region: Region, when: datetime) -> str:
     can refuse an intake runs before it). Elsewhere (SQLite) it runs in the caller's transaction.
     """
     day = timezone.localtime(when, ZoneInfo(settings.TIME_ZONE)).date()  # the center's day, not the user's
-    table = "incidents_referencecounter"
     alias = settings.REFERENCE_COUNTER_DATABASE
-    with (connections[alias] if alias else connection).cursor() as cursor:
+    if alias is None:
+        value = _reference_counter_step(connection, region.reference_prefix, day)
+    else:
+        # Own connection, autocommit, no per-request health check: if the server dropped the
+        # connection (a restart), reconnect once. Repeating the step can only leave a gap.
+        counters = connections[alias]
+        try:
+            value = _reference_counter_step(counters, region.reference_prefix, day)
+        except (OperationalError, InterfaceError):
+            if counters.in_atomic_block:
+                raise
+            counters.close()
+            value = _reference_counter_step(counters, region.reference_prefix, day)
+    return f"{region.reference_prefix}-{day:%y%m%d}-{value:04d}"
+
+
+def _reference_counter_step(conn, prefix: str, day) -> int:
+    table = "incidents_referencecounter"
+    with conn.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (prefix, day, last_value) VALUES (%s, %s, 1) "
             f"ON CONFLICT (prefix, day) DO UPDATE SET last_value = {table}.last_value + 1 "
             "RETURNING last_value",
-            [region.reference_prefix, day],
+            [prefix, day],
         )
         (value,) = cursor.fetchone()
-    return f"{region.reference_prefix}-{day:%y%m%d}-{value:04d}"
+    return value
 
 
 def _lock_incident(incident: Incident | int) -> Incident:

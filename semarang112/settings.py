@@ -151,9 +151,12 @@ else:
     # concurrent intakes do not queue behind each other's commits. Its commits need not wait for
     # the disk: the WAL of an incident that uses a number is flushed after the counter's record, so
     # a committed incident never loses its counter step. No tables live there; tests mirror default.
+    # reference_next() reconnects once itself when the connection has gone (one autocommit statement,
+    # safe to repeat), so it skips Django's per-request health check query.
     DATABASES["counters"] = {
         **DATABASES["default"],
         "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), "options": "-c synchronous_commit=off"},
+        "CONN_HEALTH_CHECKS": False,
         "TEST": {"MIRROR": "default"},
     }
 #: The alias reference numbers are taken on (None: inside the caller's transaction — SQLite, where a

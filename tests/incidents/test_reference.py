@@ -191,3 +191,23 @@ def test_a_rolled_back_intake_leaves_a_gap_not_a_duplicate(seeded, operator):
 
     assert int(third.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 2
     assert Incident.objects.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
+def test_a_dropped_counters_connection_is_reopened_without_losing_the_intake(seeded, operator):
+    """The counters connection skips Django's per-request health check; a server restart that
+    dropped it costs one reconnect, not a failed intake."""
+    from django.db import connections
+
+    category = seeded.category("fire")
+    first = services.incident_create(actor=operator, category=category, description="Satu.").reference
+    counters = connections["counters"]
+    assert counters.settings_dict["CONN_HEALTH_CHECKS"] is False
+    with connection.cursor() as cursor:  # the server ends the counters session, as a restart would
+        cursor.execute("SELECT pg_terminate_backend(%s)", [counters.connection.info.backend_pid])
+
+    second = services.incident_create(actor=operator, category=category, description="Dua.").reference
+
+    assert int(second.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 1
+    assert Incident.objects.count() == 2
