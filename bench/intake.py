@@ -1,8 +1,10 @@
 """Scenario 1: intake — POST /api/v1/incidents/ under gunicorn, against a floor in the same run.
 
 The runner starts gunicorn itself (``bench.floor_settings``: the product's settings and URLs plus
-``POST /bench/floor/``, one raw INSERT), then drives it from this process with an asyncio + httpx
-client at rising concurrency, a fixed duration per step. Each step runs the floor first, then the
+``POST /bench/floor/``, one raw INSERT), then drives it with wrk (``bench/wrk_intake.lua``; Debian's
+``wrk`` package) at rising concurrency, a fixed duration per step. Without wrk on the PATH, or with
+``BENCH_CLIENT=httpx``, an asyncio + httpx client in this process drives it instead; it costs about
+a third of a core at these rates, which the server then lacks, so its figures are lower. Each step runs the floor first, then the
 API. Every API request is a real integration-client report: ``Authorization: Api-Key``, a fresh
 ``Idempotency-Key``, a body that goes through validation, routing suggestion, the timeline and
 the on-commit work of ``incident_create``. Afterwards the rows created are counted and must
@@ -18,8 +20,10 @@ run; the queue is purged afterwards). The bench client's ``throttle_rate`` is ra
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +41,9 @@ BASE = f"http://{HOST}:{PORT}"
 CONCURRENCY = [4, 8, 16, 32]
 STEP_SECONDS = 15.0
 WARMUP_SECONDS = 3.0
+SETTLE_SECONDS = 1.0
+WRK = shutil.which("wrk")
+WRK_SCRIPT = Path(__file__).absolute().parent / "wrk_intake.lua"
 HEADLINE_CONCURRENCY = 16  # the issue's reference figures were taken at 16 connections
 TARGET = {"throughput": 400.0, "p99_ms": 100.0, "errors": 0, "floor_ratio": 0.25}
 
@@ -166,6 +173,53 @@ async def _drive(concurrency: int, seconds: float, make_request, record: bool = 
     }
 
 
+def client_name() -> str:
+    choice = os.environ.get("BENCH_CLIENT", "wrk" if WRK else "httpx")
+    if choice == "wrk" and not WRK:
+        raise SystemExit("BENCH_CLIENT=wrk but wrk is not installed (apt-get install wrk)")
+    return choice
+
+
+def _wrk_version() -> str:
+    out = subprocess.run([WRK, "--version"], capture_output=True, text=True)
+    return (out.stdout or out.stderr).split("\n")[0].strip()
+
+
+def _drive_wrk(concurrency: int, seconds: float, mode: str, key: str = "", districts: list[int] = ()) -> dict:
+    """One step with wrk: two threads (one per core), ``concurrency`` connections, ``seconds`` long."""
+    command = [WRK, "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{seconds:g}s", "--timeout", "30s",
+               "-s", str(WRK_SCRIPT), BASE, "--", mode, key, ",".join(map(str, districts))]  # fmt: skip
+    cpu_before = os.times()
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu_after = os.times()
+    line = next((line for line in out.splitlines() if line.startswith("WRK_RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no result:\n{out}")
+    raw = json.loads(line.removeprefix("WRK_RESULT "))
+    elapsed = raw["duration_us"] / 1e6
+    statuses = raw["statuses"]
+    socket_errors = {name: n for name, n in raw["socket_errors"].items() if n and name != "status"}
+    statuses.update({f"socket_{name}": n for name, n in socket_errors.items()})
+    ok = statuses.get("201", 0)
+    answered = sum(n for status, n in raw["statuses"].items() if status.isdigit())
+    return {
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 2),
+        "requests": answered + sum(socket_errors.values()),
+        "created_201": ok,
+        "errors": answered + sum(socket_errors.values()) - ok,
+        "statuses": statuses,
+        "throughput_per_s": round(ok / elapsed, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p95_ms": round(raw["p95_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+        "client_cpu_s": round(
+            (cpu_after.children_user + cpu_after.children_system) - (cpu_before.children_user + cpu_before.children_system), 2
+        ),
+    }
+
+
 def _api_request_factory(key: str, districts: list[int]):
     headers_base = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
 
@@ -218,6 +272,56 @@ def _prepare() -> dict:
         "key": raw,
         "districts": list(District.objects.values_list("pk", flat=True)),
         "incident_max_id": Incident.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+        "client_id": client.pk,
+    }
+
+
+def _rows_check(steps: list[dict], since_id: int, client_id: int) -> dict:
+    """Rows against 201s, per step and over the run, and every new incident against its stored 201.
+
+    wrk stops with up to one request per connection in flight and never reads those answers: the
+    server still completes them, so a step may hold up to ``concurrency`` more rows than 201s it
+    counted, never fewer. Every incident of the run must have the completed idempotency record
+    that holds its 201 (written in its transaction): no row without an answer, no answer without
+    a row.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FILTER (WHERE r.id IS NULL), count(*)
+            FROM incidents_incident i
+            LEFT JOIN api_idempotencyrecord r
+              ON r.scope = %s AND r.state = 'completed' AND r.status_code = 201
+             AND (r.response_body ->> 'id')::bigint = i.id
+            WHERE i.id > %s
+            """,
+            [f"client:{client_id}", since_id],
+        )
+        without_record, total = cursor.fetchone()
+    per_step = [
+        {
+            "concurrency": step["concurrency"],
+            "intake_rows": step["intake"]["rows_created"],
+            "intake_201": step["intake"]["created_201"],
+            "intake_unread_at_stop": step["intake"]["rows_created"] - step["intake"]["created_201"],
+            "floor_rows": step["floor"]["rows_created"],
+            "floor_201": step["floor"]["created_201"],
+        }
+        for step in steps
+    ]
+    ok = all(0 <= s["intake_unread_at_stop"] <= s["concurrency"] for s in per_step) and all(
+        0 <= s["floor_rows"] - s["floor_201"] <= s["concurrency"] for s in per_step
+    )
+    return {
+        "per_step": per_step,
+        "incident_rows_created": sum(s["intake_rows"] for s in per_step),
+        "intake_201": sum(s["intake_201"] for s in per_step),
+        "rows_within_in_flight": ok,
+        "incidents_of_the_run": total,
+        "incidents_without_a_stored_201": without_record,
+        "intake_rows_match": ok and without_record == 0,
     }
 
 
@@ -257,53 +361,62 @@ def run(levels: list[int] | None = None, seconds: float = STEP_SECONDS, profile:
     levels = levels or CONCURRENCY
     _purge_broker()
     prep = _prepare()
-    api_request = _api_request_factory(prep["key"], prep["districts"])
+    if client_name() == "wrk":
+        def floor_step(level, secs):
+            return _drive_wrk(level, secs, "floor")
+
+        def api_step(level, secs):
+            return _drive_wrk(level, secs, "api", prep["key"], prep["districts"])
+    else:
+        api_request = _api_request_factory(prep["key"], prep["districts"])
+
+        def floor_step(level, secs):
+            return asyncio.run(_drive(level, secs, _floor_request))
+
+        def api_step(level, secs):
+            return asyncio.run(_drive(level, secs, api_request))
+
     steps = []
     profile_file = None
+    since_id = prep["incident_max_id"]
     with Server(db.bench_url()) as server:
         # Warm every worker up (imports, connections, caches) before anything is recorded.
-        asyncio.run(_drive(max(levels), WARMUP_SECONDS, _floor_request))
-        asyncio.run(_drive(max(levels), WARMUP_SECONDS, api_request))
-        baseline_incidents, _ = _count_created(prep["incident_max_id"])
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE bench_floor")
+        floor_step(max(levels), WARMUP_SECONDS)
+        api_step(max(levels), WARMUP_SECONDS)
+        time.sleep(SETTLE_SECONDS)
         for level in levels:
-            floor = asyncio.run(_drive(level, seconds, _floor_request))
+            before = _count_created(since_id)
+            floor = floor_step(level, seconds)
             spy = None
             if profile and level == HEADLINE_CONCURRENCY:
                 profile_file = Path(db.REPO) / "bench" / "results" / f"intake-profile-c{level}.txt"
                 spy = _start_profiler(server, seconds, profile_file)
-            api = asyncio.run(_drive(level, seconds, api_request))
+            api = api_step(level, seconds)
             if spy is not None:
                 spy.wait(timeout=seconds + 60)
+            time.sleep(SETTLE_SECONDS)  # requests wrk left in flight at its stop finish
+            after = _count_created(since_id)
+            floor["rows_created"], api["rows_created"] = after[1] - before[1], after[0] - before[0]
             ratio = round(api["throughput_per_s"] / floor["throughput_per_s"], 3) if floor["throughput_per_s"] else None
             steps.append({"concurrency": level, "floor": floor, "intake": api, "intake_over_floor": ratio})
             say(
                 f"  c={level:<3} floor {floor['throughput_per_s']:7.1f}/s p99 {floor['p99_ms']:6.1f} ms err {floor['errors']}"
                 f" | intake {api['throughput_per_s']:6.1f}/s p50 {api['p50_ms']:6.1f} p95 {api['p95_ms']:6.1f}"
                 f" p99 {api['p99_ms']:6.1f} ms err {api['errors']} | ratio {ratio}"
+                f" | rows-201s {api['rows_created'] - api['created_201']}"
             )
-    incidents_created, floor_rows = _count_created(prep["incident_max_id"])
-    incidents_created -= baseline_incidents
-    api_201 = sum(step["intake"]["created_201"] for step in steps)
-    floor_201 = sum(step["floor"]["created_201"] for step in steps)
     queued = _purge_broker()
     result = {
         "server": server_setting(),
         "gunicorn_command": " ".join(gunicorn_command()[1:]),
-        "client": f"asyncio + httpx {httpx.__version__}, one process, keep-alive where the server allows it",
+        "client": (
+            f"{_wrk_version()}, 2 threads, bench/wrk_intake.lua"
+            if client_name() == "wrk"
+            else f"asyncio + httpx {httpx.__version__}, one process, keep-alive where the server allows it"
+        ),
         "step_seconds": seconds,
         "steps": steps,
-        "rows_check": {
-            "incident_rows_created": incidents_created,
-            "intake_201": api_201,
-            "intake_rows_match": incidents_created == api_201,
-            "floor_rows_created": floor_rows,
-            "floor_201": floor_201,
-            "floor_rows_match": floor_rows == floor_201,
-        },
+        "rows_check": _rows_check(steps, since_id, prep["client_id"]),
         "profile": str(profile_file.relative_to(db.REPO)) if profile_file else None,
         "celery_messages_queued": queued,
     }

@@ -138,11 +138,22 @@ def render(results_dir: Path, plans_dir: Path) -> str:
         check = intake["rows_check"]
         head = intake["headline"]
         add("")
-        add(
-            f"Rows: {check['incident_rows_created']:,} incidents created for {check['intake_201']:,} responses 201 "
-            f"({'equal' if check['intake_rows_match'] else '**NOT equal**'}); floor {check['floor_rows_created']:,} rows for "
-            f"{check['floor_201']:,} × 201 ({'equal' if check['floor_rows_match'] else '**NOT equal**'})."
-        )
+        if "per_step" in check:
+            unread = ", ".join(str(step["intake_unread_at_stop"]) for step in check["per_step"])
+            add(
+                f"Rows: {check['incident_rows_created']:,} incidents created for {check['intake_201']:,} responses 201; "
+                f"requests in flight when the client stopped (completed, answer not read), per step: {unread} "
+                f"({'each within the connections' if check['rows_within_in_flight'] else '**outside the connections**'}); "
+                f"{check['incidents_of_the_run']:,} incidents of the run, {check['incidents_without_a_stored_201']} "
+                f"without the stored 201 of their idempotency record "
+                f"({'consistent' if check['intake_rows_match'] else '**NOT consistent**'})."
+            )
+        else:
+            add(
+                f"Rows: {check['incident_rows_created']:,} incidents created for {check['intake_201']:,} responses 201 "
+                f"({'equal' if check['intake_rows_match'] else '**NOT equal**'}); floor {check['floor_rows_created']:,} rows for "
+                f"{check['floor_201']:,} × 201 ({'equal' if check['floor_rows_match'] else '**NOT equal**'})."
+            )
         add(
             f"Best step meeting p99 < 100 ms with no error: c={head['best_intake_step']} at "
             f"{_fmt(head['best_intake_throughput_per_s'])}/s; intake ÷ floor at c=16: {_fmt(head['ratio_at_c16'], 3)}. "
