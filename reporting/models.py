@@ -107,6 +107,16 @@ class ReportExport(models.Model):
 # data, rebuilt from the source at any time (``manage.py report_rollups_rebuild``).
 # ------------------------------------------------------------------------------------------------
 _DERIVED = {"on_delete": models.DO_NOTHING, "db_constraint": False, "related_name": "+"}
+SLA_LEVEL_PLURALS = {"warning": "warnings", "breach": "breaches"}
+
+
+def sla_count_field(target: str, level: str) -> str:
+    """The fact column counting SLA events of a target and level: ``sla_response_breaches``."""
+    return f"sla_{target}_{SLA_LEVEL_PLURALS[level]}"
+
+
+def _sla_count() -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(default=0)
 
 
 class IncidentFact(models.Model):
@@ -126,11 +136,22 @@ class IncidentFact(models.Model):
     acknowledge_s = models.FloatField(null=True)
     response_in_category = models.BooleanField(null=True)
     dispatch_in_category = models.BooleanField(null=True)
+    # Its recorded SLA events (``incidents.SlaEvent``) by target and level; acknowledge: all its assignments'.
+    sla_dispatch_warnings = _sla_count()
+    sla_dispatch_breaches = _sla_count()
+    sla_acknowledge_warnings = _sla_count()
+    sla_acknowledge_breaches = _sla_count()
+    sla_response_warnings = _sla_count()
+    sla_response_breaches = _sla_count()
+    sla_resolve_warnings = _sla_count()
+    sla_resolve_breaches = _sla_count()
+    sla_events = _sla_count()  # all of them: the SLA figures read only the (few) rows with any
 
     class Meta:
         indexes = [
             models.Index(fields=["region", "day"], name="incident_fact_region_day_idx"),
             models.Index(fields=["day"], name="incident_fact_day_idx"),
+            models.Index(fields=["day"], name="incident_fact_sla_day_idx", condition=Q(sla_events__gt=0)),
         ]
 
     def __str__(self) -> str:
@@ -168,6 +189,16 @@ class AssignmentFact(models.Model):
     response_in_category = models.BooleanField(null=True)
     dispatch_in_category = models.BooleanField(null=True)
     acknowledge_in_category = models.BooleanField(null=True)
+    # The SLA events its agency answers for (``reporting.selectors.sla_summary``): this assignment's
+    # own acknowledge events; the incident's on-scene and resolve events on one row per agency that
+    # did not decline — its first assignment on the incident that is not declined (0 on the others).
+    sla_acknowledge_warnings = _sla_count()
+    sla_acknowledge_breaches = _sla_count()
+    sla_response_warnings = _sla_count()
+    sla_response_breaches = _sla_count()
+    sla_resolve_warnings = _sla_count()
+    sla_resolve_breaches = _sla_count()
+    sla_events = _sla_count()  # the six above together
 
     class Meta:
         indexes = [
@@ -176,6 +207,7 @@ class AssignmentFact(models.Model):
             models.Index(fields=["region", "day"], name="assignment_fact_region_day_idx"),
             models.Index(fields=["day"], name="assignment_fact_day_idx"),
             models.Index(fields=["incident"], name="assignment_fact_incident_idx"),
+            models.Index(fields=["day"], name="assignment_fact_sla_day_idx", condition=Q(sla_events__gt=0)),
         ]
 
     def __str__(self) -> str:

@@ -7,11 +7,15 @@ comparisons), so a figure read from the facts equals the figure read from the op
 
 * ``rollups_rebuild()`` recomputes everything (first deployment, ``manage.py report_rollups_rebuild``).
 * ``rollups_refresh()`` runs every minute (Celery beat): every change of an incident or an
-  assignment writes a timeline event in the same transaction, so the incidents with new timeline
-  events since the last run are the ones to recompute (with their assignments and calls); new
-  calls, calls still pending, and calls of changed incidents are recomputed too. Safe to run twice
-  and concurrently (the state row is locked); a late-committing transaction is caught by re-reading
-  an overlap of recent ids.
+  assignment writes a timeline event in the same transaction, and so does every SLA warning or
+  breach the SLA engine records (``incidents.sla``, its batch and its per-incident path alike), so
+  the incidents with new timeline events since the last run are the ones to recompute (with their
+  assignments, their SLA counts and their calls); new calls, calls still pending, and calls of
+  changed incidents are recomputed too. Safe to run twice and concurrently (the state row is
+  locked); a late-committing transaction is caught by re-reading an overlap of recent ids.
+
+SLA counts are read per chunk of fact rows (one grouped query over ``SlaEvent`` per chunk) rather
+than by a correlated subquery per row and column: most incidents have no SLA event at all.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from dispatch.models import Assignment
-from incidents.models import Call, Incident, TimelineEvent
+from incidents.models import Call, Incident, SlaEvent, SlaTarget, TimelineEvent
 
 from .db import Seconds
 from .filters import report_timezone
-from .models import AssignmentFact, CallDailyStat, CallFact, IncidentFact, RollupState
+from .models import AssignmentFact, CallDailyStat, CallFact, IncidentFact, RollupState, sla_count_field
 
 BATCH = 2000
 # Ids below the last one read that are read again, so a transaction that committed late (its id
@@ -84,24 +88,42 @@ def incident_facts(incidents) -> Iterator[IncidentFact]:
         "f_response_cat",
         "f_dispatch_cat",
     )
-    for pk, region, district, category, channel, priority, status, day, hour, *rest in rows.iterator(chunk_size=BATCH):
-        response, dispatch, acknowledge, response_cat, dispatch_cat = rest
-        yield IncidentFact(
-            incident_id=pk,
-            region_id=region,
-            district_id=district,
-            category_id=category,
-            channel=channel,
-            priority=priority,
-            status=status,
-            day=day,
-            hour=hour,
-            response_s=response,
-            dispatch_s=dispatch,
-            acknowledge_s=acknowledge,
-            response_in_category=response_cat,
-            dispatch_in_category=dispatch_cat,
-        )
+    for chunk in _chunks(rows.iterator(chunk_size=BATCH)):
+        sla = sla_counts(SlaEvent.objects.filter(incident_id__in=[row[0] for row in chunk]), "incident_id")
+        for counts in sla.values():
+            counts["sla_events"] = sum(counts.values())
+        for pk, region, district, category, channel, priority, status, day, hour, *rest in chunk:
+            response, dispatch, acknowledge, response_cat, dispatch_cat = rest
+            yield IncidentFact(
+                incident_id=pk,
+                region_id=region,
+                district_id=district,
+                category_id=category,
+                channel=channel,
+                priority=priority,
+                status=status,
+                day=day,
+                hour=hour,
+                response_s=response,
+                dispatch_s=dispatch,
+                acknowledge_s=acknowledge,
+                response_in_category=response_cat,
+                dispatch_in_category=dispatch_cat,
+                **sla.get(pk, {}),
+            )
+
+
+def sla_counts(events, key: str) -> dict[int, dict[str, int]]:
+    """{key value: {fact column: events}} of the SLA events, counted by target and level in the database."""
+    counts: dict[int, dict[str, int]] = {}
+    for value, target, level, n in (
+        events.values(key, "target", "level")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list(key, "target", "level", "n")
+    ):
+        counts.setdefault(value, {})[sla_count_field(target, level)] = n
+    return counts
 
 
 def assignment_facts(assignments) -> Iterator[AssignmentFact]:
@@ -136,10 +158,31 @@ def assignment_facts(assignments) -> Iterator[AssignmentFact]:
         "incident_response_in_category": _flag(Q(incident__first_on_scene_at__lte=F("incident__response_due_at"))),
         "incident_dispatch_in_category": _flag(Q(incident__first_dispatched_at__lte=F("incident__dispatch_due_at"))),
     }
+    # The agency answers for the incident's on-scene and resolve events unless it declined: counted
+    # once per agency, on its first assignment that is not declined (the raw figure counts distinct events).
+    not_declined = ~Q(status=Assignment.Status.DECLINED)
+    answers_for_incident = _flag(not_declined & ~Exists(earlier_of_agency.filter(not_declined)))
     aliases = {f"f_{name}": expression for name, expression in columns.items()}
-    rows = assignments.annotate(**aliases).values_list(*aliases)
-    for values in rows.iterator(chunk_size=BATCH):
-        yield AssignmentFact(**dict(zip(columns, values, strict=True)))
+    rows = assignments.annotate(**aliases, f_answers=answers_for_incident).values_list(*aliases, "f_answers")
+    for chunk in _chunks(rows.iterator(chunk_size=BATCH)):
+        facts = [(AssignmentFact(**dict(zip(columns, values[:-1], strict=True))), values[-1]) for values in chunk]
+        own = sla_counts(
+            SlaEvent.objects.filter(assignment_id__in=[fact.pk for fact, _ in facts], target=SlaTarget.ACKNOWLEDGE),
+            "assignment_id",
+        )
+        of_incident = sla_counts(
+            SlaEvent.objects.filter(
+                incident_id__in={fact.incident_id for fact, answers in facts if answers},
+                target__in=(SlaTarget.RESPONSE, SlaTarget.RESOLVE),
+            ),
+            "incident_id",
+        )
+        for fact, answers in facts:
+            counts = own.get(fact.pk, {}) | (of_incident.get(fact.incident_id, {}) if answers else {})
+            for name, n in counts.items():
+                setattr(fact, name, n)
+            fact.sla_events = sum(counts.values())
+            yield fact
 
 
 PROCESSED = Q(outcome=Call.Outcome.EMERGENCY, answered_at__isnull=False, incident__first_dispatched_at__isnull=False)

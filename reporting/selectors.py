@@ -54,7 +54,15 @@ from incidents.selectors import call_list_for_user, incident_list_for_user
 
 from .db import AnyOf, Percentiles, Seconds
 from .filters import ReportFilters, report_timezone
-from .models import AssignmentFact, CalendarMarker, CallDailyStat, CallFact, IncidentFact, RollupState
+from .models import (
+    AssignmentFact,
+    CalendarMarker,
+    CallDailyStat,
+    CallFact,
+    IncidentFact,
+    RollupState,
+    sla_count_field,
+)
 
 FRACTIONS = (0.5, 0.9, 0.95)
 WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)  # ISO: Monday = 1
@@ -211,6 +219,40 @@ class RawSource:
             assignments = assignments.filter(agency_id=filters.agency.pk)
         return assignments
 
+    def sla_by_category(self, user, filters: ReportFilters, incidents: QuerySet) -> SlaCounts:
+        """(category id, target, level, events) of the SLA events recorded on the incidents (1 query)."""
+        from incidents.models import SlaEvent
+
+        events = SlaEvent.objects.filter(incident_id__in=incidents.values(self.incident_key))
+        rows = events.values("incident__category_id", "target", "level").annotate(n=Count("pk")).order_by()
+        return list(rows.values_list("incident__category_id", "target", "level", "n"))
+
+    def sla_by_agency(self, user, filters: ReportFilters, incidents: QuerySet) -> SlaCounts:
+        """(agency id, target, level, events) the agencies answer for (2 queries; see ``sla_summary``)."""
+        from incidents.models import SlaEvent
+
+        events = SlaEvent.objects.filter(incident_id__in=incidents.values(self.incident_key))
+        own = (
+            events.filter(target="acknowledge")
+            .values("assignment__agency_id", "target", "level")
+            .annotate(n=Count("pk"))
+            .order_by()
+            .values_list("assignment__agency_id", "target", "level", "n")
+        )
+        shared = (
+            events.filter(
+                target__in=("response", "resolve"),
+                incident__assignments__status__in=[
+                    s for s in Assignment.Status.values if s != Assignment.Status.DECLINED
+                ],
+            )
+            .values(agency_id=F("incident__assignments__agency_id"))
+            .annotate(n=Count("pk", distinct=True))
+            .order_by()
+            .values_list("agency_id", "target", "level", "n")
+        )
+        return [*own, *shared]
+
 
 class RollupSource(RawSource):
     """The reporting tables (``IncidentFact``, ``AssignmentFact``, ``CallFact``).
@@ -350,6 +392,24 @@ class RollupSource(RawSource):
             assignments = AssignmentFact.objects.filter(days).filter(AnyOf(F("incident_id"), ids))
         return self._dimensions(assignments, filters, days, on_incident=False)
 
+    def sla_incident_facts(self, filters: ReportFilters, incidents: QuerySet) -> QuerySet[IncidentFact]:
+        return incidents
+
+    def sla_by_category(self, user, filters: ReportFilters, incidents: QuerySet) -> SlaCounts:
+        """The SLA counts the incident facts carry, summed per category (1 query).
+
+        Only rows with SLA events are read (``sla_events > 0``, a partial index): most have none.
+        """
+        facts = self.sla_incident_facts(filters, incidents).filter(sla_events__gt=0)
+        rows = facts.values("category_id").annotate(**_sla_sums(SLA_TARGETS)).order_by()
+        return _sla_counts(rows, "category_id", SLA_TARGETS)
+
+    def sla_by_agency(self, user, filters: ReportFilters, incidents: QuerySet) -> SlaCounts:
+        """The SLA counts the assignment facts carry (each agency's share), summed per agency (1 query)."""
+        assignments = self.assignments(user, filters, incidents).filter(sla_events__gt=0)
+        rows = assignments.values("agency_id").annotate(**_sla_sums(SLA_AGENCY_TARGETS)).order_by()
+        return _sla_counts(rows, "agency_id", SLA_AGENCY_TARGETS)
+
 
 class AgencyRollupSource(RollupSource):
     """One agency's own report: its rows of ``AssignmentFact`` (one per incident it was dispatched
@@ -379,9 +439,21 @@ class AgencyRollupSource(RollupSource):
     def assignments(self, user, filters: ReportFilters, incidents: QuerySet) -> QuerySet:
         # Every agency's assignments on the agency's incidents, looked up by incident id.
         days = self.in_period(filters.start_date, filters.end_date)
-        ids = list(incidents.values_list("incident_id", flat=True))
-        assignments = AssignmentFact.objects.filter(days).filter(AnyOf(F("incident_id"), ids))
+        assignments = AssignmentFact.objects.filter(days).filter(AnyOf(F("incident_id"), self._incident_ids(incidents)))
         return self._dimensions(assignments, filters, days, on_incident=False)
+
+    def sla_incident_facts(self, filters: ReportFilters, incidents: QuerySet) -> QuerySet[IncidentFact]:
+        # An incident's counts include other agencies' acknowledge events: they are on its own fact.
+        days = self.in_period(filters.start_date, filters.end_date)
+        return IncidentFact.objects.filter(days).filter(AnyOf(F("pk"), self._incident_ids(incidents)))
+
+    def _incident_ids(self, incidents: QuerySet) -> list[int]:
+        """The ids of the agency's incidents ``incidents`` selects, read once per report (the
+        response times and the SLA figures both look the assignments up by them)."""
+        key = ("incidents", str(incidents.query))
+        if key not in self._ids:
+            self._ids[key] = list(incidents.values_list("incident_id", flat=True))
+        return self._ids[key]
 
 
 def _any(period_q, periods: list[tuple[date, date]]) -> Q:
@@ -885,6 +957,28 @@ def incident_breakdown(
 # SLA: warnings and breaches, and the slowest open incidents now
 # ------------------------------------------------------------------------------------------------
 SLA_TARGETS = ("dispatch", "acknowledge", "response", "resolve")
+SLA_AGENCY_TARGETS = ("acknowledge", "response", "resolve")  # dispatch is the command center's
+SLA_LEVELS = ("warning", "breach")
+SlaCounts = list[tuple[int, str, str, int]]  # (category or agency id, target, level, events)
+
+
+def _sla_sums(targets: tuple[str, ...]) -> dict:
+    return {
+        sla_count_field(target, level): Coalesce(Sum(sla_count_field(target, level)), 0)
+        for target in targets
+        for level in SLA_LEVELS
+    }
+
+
+def _sla_counts(rows, key: str, targets: tuple[str, ...]) -> SlaCounts:
+    # Like the raw figures, only what has events: a category or agency without any gets no row.
+    return [
+        (row[key], target, level, row[sla_count_field(target, level)])
+        for row in rows
+        for target in targets
+        for level in SLA_LEVELS
+        if row[sla_count_field(target, level)]
+    ]
 
 
 @dataclass
@@ -918,49 +1012,30 @@ class SlaSummary:
 def sla_summary(
     user, filters: ReportFilters, *, ref: Reference | None = None, source: RawSource | None = None
 ) -> SlaSummary:
-    """Recorded SLA warnings and breaches of the period's incidents, per agency and category (3 queries).
+    """Recorded SLA warnings and breaches of the period's incidents, per agency and category.
 
     Per agency: the acknowledge clock is the agency's own (its assignment); on-scene and resolve
     warnings and breaches count for every agency that was on the incident and did not decline;
     dispatch belongs to the command center and appears in the category table and the totals only.
+    Raw: 3 queries over the SLA events; rollups: 2 over the SLA counts the facts carry.
     """
     try:
-        from incidents.models import SlaEvent
+        from incidents.models import SlaEvent  # noqa: F401
     except ImportError:  # pragma: no cover - the SLA engine is not installed
         return SlaSummary(available=False, totals=SlaRow("all", _("All")), by_agency=[], by_category=[])
     ref = ref or Reference()
     source = source or report_source(filters.tz, user)
-    events = SlaEvent.objects.filter(
-        incident_id__in=source_incidents(source, user, filters).values(source.incident_key)
-    )
+    incidents = source_incidents(source, user, filters)
     totals = SlaRow("all", _("All"))
     categories: dict[int, SlaRow] = {}
-    for row in events.values("incident__category_id", "target", "level").annotate(n=Count("pk")).order_by():
-        category = ref.categories[row["incident__category_id"]]
-        categories.setdefault(category.pk, SlaRow(category.code, category.display_name)).add(
-            row["target"], row["level"], row["n"]
-        )
-        totals.add(row["target"], row["level"], row["n"])
+    for pk, target, level, n in source.sla_by_category(user, filters, incidents):
+        category = ref.categories[pk]
+        categories.setdefault(category.pk, SlaRow(category.code, category.display_name)).add(target, level, n)
+        totals.add(target, level, n)
     agencies: dict[int, SlaRow] = {}
-
-    def agency_row(pk: int) -> SlaRow:
+    for pk, target, level, n in source.sla_by_agency(user, filters, incidents):
         agency = ref.agencies[pk]
-        return agencies.setdefault(pk, SlaRow(agency.code, agency.name))
-
-    own = events.filter(target="acknowledge").values("assignment__agency_id", "target", "level").annotate(n=Count("pk"))
-    for row in own.order_by():
-        agency_row(row["assignment__agency_id"]).add(row["target"], row["level"], row["n"])
-    shared = (
-        events.filter(
-            target__in=("response", "resolve"),
-            incident__assignments__status__in=[s for s in Assignment.Status.values if s != Assignment.Status.DECLINED],
-        )
-        .values(agency_id=F("incident__assignments__agency_id"))
-        .annotate(n=Count("pk", distinct=True))
-        .values("agency_id", "target", "level", "n")
-    )
-    for row in shared.order_by():
-        agency_row(row["agency_id"]).add(row["target"], row["level"], row["n"])
+        agencies.setdefault(pk, SlaRow(agency.code, agency.name)).add(target, level, n)
     if filters.agency is not None:
         agencies = {pk: row for pk, row in agencies.items() if pk == filters.agency.pk}
     by_agency = sorted(agencies.values(), key=lambda r: (-r.breach_total, -r.warning_total, r.label))

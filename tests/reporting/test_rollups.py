@@ -12,6 +12,7 @@ from dispatch import services as dispatch_services
 from dispatch.models import Agency, Role
 from incidents import services
 from incidents.models import Call, Incident
+from incidents.sla import sla_sweep
 from reporting import rollups, selectors
 from reporting.filters import parse_report_filters
 from reporting.models import AssignmentFact, CallDailyStat, CallFact, IncidentFact, RollupState
@@ -254,3 +255,172 @@ def test_facts_hold_the_raw_expressions(february):
     first = AssignmentFact.objects.get(incident_id=february.cases["F1"].pk)
     assert first.first_of_agency and first.response_s == 300.0 and first.acknowledge_s == 60.0
     assert timedelta(seconds=first.dispatch_s) == timedelta(seconds=30)
+
+
+# ------------------------------------------------------------------------------------------------
+# SLA warnings and breaches: counted on the facts, the same as from the SLA events
+# ------------------------------------------------------------------------------------------------
+SLA_DAY = {"period": "day", "date": "2025-02-12"}
+SLA_FILTER_SETS = [
+    {"period": "month", "date": "2025-02"},
+    {"period": "month", "date": "2025-03"},
+    SLA_DAY,
+    {"period": "custom", "from": "2025-01-15", "to": "2025-03-15"},
+    {"period": "month", "date": "2025-02", "agency": "damkar"},
+    {"period": "month", "date": "2025-02", "agency": "dinkes-psc"},
+    {"period": "month", "date": "2025-02", "category": "fire"},
+]
+
+
+def _sla_cases(b, seeded, dispatcher) -> None:
+    """Two fire incidents on 12 February (dispatch 1 min, acknowledge 2 min, on scene 10 min; warnings
+    at 80%) whose agencies come and go; neither gets a unit on scene or is resolved.
+
+    S1: Damkar acknowledges late (170 s), is withdrawn and dispatched again: two assignments of one
+        agency, neither declined — its on-scene and resolve events count once.
+    S2: dispatched late (70 s) to Damkar and PSC; Damkar declines at once, PSC after its acknowledge
+        deadline; Damkar is dispatched again — Damkar answers for the incident through its second
+        assignment, PSC (declined) only for its own late acknowledgement.
+    """
+    s1 = b.incident("S1", wib(2025, 2, 12, 10, 0), agency="damkar", dispatch=30, ack=200)
+    with at(wib(2025, 2, 12, 10, 4, 10)):
+        dispatch_services.assignment_cancel(assignment=s1.assignments.get(), actor=dispatcher, reason="Salah unit.")
+    with at(wib(2025, 2, 12, 10, 4, 20)):
+        (again,) = dispatch_services.incident_dispatch(
+            incident=s1, agencies=[seeded.agency("damkar")], actor=dispatcher
+        )
+    with at(wib(2025, 2, 12, 10, 4, 40)):
+        dispatch_services.assignment_acknowledge(assignment=again, actor=dispatcher)
+
+    s2 = b.incident("S2", wib(2025, 2, 12, 11, 0))
+    with at(wib(2025, 2, 12, 11, 1, 10)):
+        damkar, psc = dispatch_services.incident_dispatch(
+            incident=s2, agencies=[seeded.agency("damkar"), seeded.agency("dinkes-psc")], actor=dispatcher
+        )
+    with at(wib(2025, 2, 12, 11, 1, 40)):
+        dispatch_services.assignment_decline(assignment=damkar, actor=dispatcher, reason="Armada penuh.")
+    with at(wib(2025, 2, 12, 11, 5, 0)):
+        dispatch_services.assignment_decline(assignment=psc, actor=dispatcher, reason="Bukan wewenang.")
+    with at(wib(2025, 2, 12, 11, 6, 40)):
+        (again,) = dispatch_services.incident_dispatch(
+            incident=s2, agencies=[seeded.agency("damkar")], actor=dispatcher
+        )
+    with at(wib(2025, 2, 12, 11, 7, 0)):
+        dispatch_services.assignment_acknowledge(assignment=again, actor=dispatcher)
+
+
+@pytest.fixture
+def sla_principals(principals, february, seeded, dispatcher):
+    """``principals`` with the SLA cases, and every warning and breach recorded by 2 March."""
+    _sla_cases(february, seeded, dispatcher)
+    with at(wib(2025, 3, 2)):
+        sla_sweep()
+    rollups.rollups_rebuild()
+    return principals
+
+
+def _sla(user, params, source_class) -> dict:
+    filters = parse_report_filters(params)
+    source = selectors.report_source(filters.tz, user) if source_class is None else source_class(filters.tz)
+    return dataclasses.asdict(selectors.sla_summary(user, filters, source=source))
+
+
+@pytest.mark.parametrize("params", SLA_FILTER_SETS, ids=lambda p: "-".join(f"{k}={v}" for k, v in p.items()))
+@pytest.mark.parametrize("who", ["center", "damkar", "satpol (share)", "field officer", "client-damkar", "superuser"])
+def test_sla_summaries_are_the_same_from_both(sla_principals, params, who, settings):
+    settings.REPORT_USE_ROLLUPS = True
+    user = sla_principals[who]
+
+    raw = _sla(user, params, selectors.RawSource)
+
+    assert _sla(user, params, selectors.RollupSource) == raw
+    assert _sla(user, params, None) == raw  # the source picked for this principal (Damkar: its own rows)
+
+
+def test_sla_counts_follow_the_agencies_on_the_incident(sla_principals, february, seeded, settings):
+    settings.REPORT_USE_ROLLUPS = True
+    zero, one, two = ({"warning": n, "breach": n} for n in (0, 1, 2))
+    damkar, psc = seeded.agency("damkar").pk, seeded.agency("dinkes-psc").pk
+    s2 = AssignmentFact.objects.filter(incident_id=february.cases["S2"].pk).order_by("pk")
+
+    # Declined: Damkar's first assignment carries nothing; its second one the incident's on-scene and
+    # resolve events; PSC (declined) its own acknowledge events only.
+    assert list(s2.values_list("agency_id", "sla_acknowledge_breaches", "sla_response_breaches", "sla_events")) == [
+        (damkar, 0, 0, 0),
+        (psc, 1, 0, 2),
+        (damkar, 0, 1, 4),
+    ]
+    assert IncidentFact.objects.get(pk=february.cases["S2"].pk).sla_events == 8
+
+    def counts(row):
+        return {target: {"warning": row.warnings[target], "breach": row.breaches[target]} for target in row.warnings}
+
+    for who in ("center", "damkar"):
+        summary = selectors.sla_summary(sla_principals[who], parse_report_filters(SLA_DAY))
+        agencies = {row.key: counts(row) for row in summary.by_agency}
+
+        assert counts(summary.totals) == {
+            "dispatch": one,  # S2, the command center's
+            "acknowledge": two,  # Damkar's first assignment on S1, PSC's on S2
+            "response": two,
+            "resolve": two,
+        }, who
+        # Damkar: once per incident although it has two assignments on each; PSC declined S2.
+        assert agencies == {
+            "damkar": {"dispatch": zero, "acknowledge": one, "response": two, "resolve": two},
+            "dinkes-psc": {"dispatch": zero, "acknowledge": one, "response": zero, "resolve": zero},
+        }, who
+
+
+def test_the_refresh_counts_new_sla_events(principals, february, seeded, dispatcher, supervisor, settings):
+    settings.REPORT_USE_ROLLUPS = True
+    _sla_cases(february, seeded, dispatcher)
+    rollups.rollups_rebuild()
+    assert not IncidentFact.objects.filter(sla_response_breaches__gt=0).exists()
+
+    with at(wib(2025, 3, 2)):
+        recorded = sla_sweep().recorded  # only SLA events (and their timeline events) are new
+    result = rollups.rollups_refresh()
+    refreshed = _snapshot()
+    rollups.rollups_rebuild()
+
+    assert recorded > 0 and result.incidents > 0
+    assert refreshed == _snapshot()  # incremental == from scratch
+    for who in ("center", "damkar"):
+        for params in (SLA_DAY, {"period": "month", "date": "2025-02"}):
+            rollup = _sla(principals[who], params, None)
+            assert rollup == _sla(principals[who], params, selectors.RawSource), (who, params)
+    assert _sla(supervisor, SLA_DAY, None)["totals"]["breaches"]["response"] == 2
+
+
+@pytest.mark.parametrize("who", ["center", "damkar", "satpol (share)"])
+def test_the_rollup_sla_summary_runs_a_fixed_number_of_queries(
+    sla_principals, february, seeded, dispatcher, who, settings, django_assert_max_num_queries
+):
+    settings.REPORT_USE_ROLLUPS = True
+    filters = parse_report_filters({"period": "month", "date": "2025-02"})
+
+    def summary():
+        user = type(sla_principals[who]).objects.get(pk=sla_principals[who].pk)
+        source = selectors.report_source(filters.tz, user)
+        assert source.name == "rollups"
+        # labels (2), an agency principal's visible ids (up to 2), by category, by agency
+        with django_assert_max_num_queries(6):
+            return selectors.sla_summary(user, filters, source=source)
+
+    before = summary()
+    b = february
+    for n in range(4):  # more incidents, categories and agencies with events: the same queries
+        b.incident(f"T{n}", wib(2025, 2, 13, 9, n), category="crime", agency="polrestabes", dispatch=90)
+        b.incident(f"U{n}", wib(2025, 2, 13, 10, n), agency="damkar", dispatch=30, ack=300)
+        b.incident(f"V{n}", wib(2025, 2, 13, 11, n), category="medical", agency="dinkes-psc", dispatch=20)
+    with at(wib(2025, 2, 13, 12)):
+        dispatch_services.incident_share(
+            incident=b.cases["T0"], agency=seeded.agency("satpol-pp"), level="view", actor=dispatcher
+        )
+    with at(wib(2025, 3, 2)):
+        sla_sweep()
+    rollups.rollups_refresh()
+    after = summary()
+
+    assert after.totals.breach_total > before.totals.breach_total
