@@ -281,16 +281,41 @@ def intake_duplicates(request: HttpRequest) -> HttpResponse:
 # ------------------------------------------------------------------------------------------------
 # Live queue
 # ------------------------------------------------------------------------------------------------
+QUEUE_ROW_FIELDS = (
+    "reference",
+    "priority",
+    "status",
+    "address",
+    "received_at",
+    "first_dispatched_at",
+    "first_on_scene_at",
+    "dispatch_due_at",
+    "dispatch_warn_at",
+    "response_due_at",
+    "response_warn_at",
+    "category__name_id",
+    "category__name_en",
+    "district__name",
+    "village__name",
+)
+
+
 def _queue_rows(user, form: QueueFilterForm) -> list[tuple[Incident, object]]:
     """Open incidents by priority, oldest first, with their current SLA clock. Fixed query count."""
     queryset = (
         incident_list_for_user(user)
         .filter(status__in=Incident.OPEN_STATUSES)
         .select_related("category", "district", "village")
+        # What the row and its clock show: loading all of an incident's ~20 timestamps for 500 rows
+        # was a third of this function's time. (A field missing here costs a query per row: the
+        # query-count test renders the whole partial.)
+        .only(*QUEUE_ROW_FIELDS)
         .prefetch_related(
             Prefetch(
                 "assignments",
-                queryset=Assignment.objects.filter(status__in=Assignment.ACTIVE_STATUSES).select_related("agency"),
+                queryset=Assignment.objects.filter(status__in=Assignment.ACTIVE_STATUSES)
+                .select_related("agency")
+                .only("incident_id", "status", "agency__code", "agency__name"),
                 to_attr="active_assignments",
             )
         )
