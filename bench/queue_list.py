@@ -61,6 +61,8 @@ CASES = [
          {"status": OPEN}, deep=True, targets=QUEUE_TARGET),
     Case("console_queue", "Dispatcher: console live queue (500 rows, SLA clocks)", "bench-dispatcher-1",
          QUEUE_ORDERING, console=True),
+    Case("console_queue_html", "Dispatcher: console live queue refresh, rows + HTML (what htmx fetches)",
+         "bench-dispatcher-1", QUEUE_ORDERING, console=True),
     Case("agency_first", "Damkar staff: incident list, first page", "bench-damkar", LIST_ORDERING,
          targets=AGENCY_TARGET),
     Case("agency_deep", "Damkar staff: incident list, deep cursor page", "bench-damkar", LIST_ORDERING,
@@ -160,6 +162,22 @@ def _api_call(user, case: Case):
     return call
 
 
+def _render_queue_rows(user, rows) -> str:
+    """The live queue's htmx partial (incidents.views.queue with ?rows=1), as the view renders it."""
+    from django.conf import settings
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+    from django.utils import timezone
+
+    from incidents.forms import QueueFilterForm
+
+    request = RequestFactory().get("/incidents/queue/?rows=1")
+    request.user, request.htmx = user, True
+    context = {"form": QueueFilterForm(None), "rows": rows, "wall": False,
+               "refresh": settings.QUEUE_REFRESH_SECONDS, "now": timezone.now()}  # fmt: skip
+    return render_to_string("incidents/_queue_rows.html", context, request=request)
+
+
 def _fresh(user):
     """The user as a new request sees it: the principal's Access (one query) is built again."""
     user.__dict__.pop("_semarang112_access", None)
@@ -197,7 +215,10 @@ def run_case(case: Case, runs: int, warmup: int) -> dict:
         from incidents.views import _queue_rows
 
         def evaluate():
-            return _queue_rows(_fresh(user), QueueFilterForm(None))
+            rows = _queue_rows(_fresh(user), QueueFilterForm(None))
+            if case.name.endswith("_html"):
+                _render_queue_rows(user, rows)
+            return rows
 
         plan_source = None
     else:
