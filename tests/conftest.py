@@ -58,6 +58,21 @@ def skip_unless_postgres(reason: str = "needs PostgreSQL (run with DATABASE_URL=
         pytest.skip(reason)
 
 
+def require_redis(url: str) -> None:
+    """Skip unless Redis answers at ``url`` (fail instead when CI=true), then empty that database."""
+    import os
+
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI: Redis unreachable at {url}: {exc}")
+        pytest.skip(f"Redis unreachable at {url}")
+    redis.Redis.from_url(url).flushdb()
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # ``@pytest.mark.postgres`` is enough: such tests are skipped on SQLite before any fixture runs.
     if item.get_closest_marker("postgres") is not None:

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from semarang112.api import throttling
 from semarang112.api.models import ApiClient
 
+from ..conftest import require_redis
 from .conftest import problem
 
 LIST = "/api/v1/categories/"
@@ -125,13 +126,7 @@ def test_a_bad_stored_rate_falls_back_to_the_default_instead_of_failing(integrat
 def redis_cache(settings):
     import redis
 
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI: Redis unreachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL}")
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    require_redis(REDIS_URL)
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     yield redis.Redis.from_url(REDIS_URL)
     redis.Redis.from_url(REDIS_URL).flushdb()

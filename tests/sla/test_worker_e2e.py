@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from incidents.models import Notification, SlaEvent, SweepHeartbeat, TimelineEvent, WebhookDelivery, WebhookSubscription
 
+from ..conftest import require_redis
 from .conftest import receiver_start
 from .test_webhooks import verify_like_a_receiver
 
@@ -36,15 +37,7 @@ E2E_REDIS_URL = os.environ.get("SLA_E2E_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def _redis_or_skip() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(E2E_REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI: Redis unreachable at {E2E_REDIS_URL}: {exc}")
-        pytest.skip(f"Redis unreachable at {E2E_REDIS_URL}")
-    redis.Redis.from_url(E2E_REDIS_URL).flushdb()
+    require_redis(E2E_REDIS_URL)
 
 
 def _database_url() -> str:
