@@ -4,17 +4,22 @@ The runner starts gunicorn itself (``bench.floor_settings``: the product's setti
 ``POST /bench/floor/``, one raw INSERT), then drives it with wrk (``bench/wrk_intake.lua``; Debian's
 ``wrk`` package) at rising concurrency, a fixed duration per step. Without wrk on the PATH, or with
 ``BENCH_CLIENT=httpx``, an asyncio + httpx client in this process drives it instead; it costs about
-a third of a core at these rates, which the server then lacks, so its figures are lower. Each step runs the floor first, then the
-API. Every API request is a real integration-client report: ``Authorization: Api-Key``, a fresh
-``Idempotency-Key``, a body that goes through validation, routing suggestion, the timeline and
-the on-commit work of ``incident_create``. Afterwards the rows created are counted and must
-equal the 201 responses (both for incidents and for the floor table).
+a third of a core at these rates, which the server then lacks, so its figures are lower. Each step
+runs the floor first, then the API. Every API request is a real integration-client report:
+``Authorization: Api-Key``, a fresh ``Idempotency-Key``, a body that goes through validation,
+routing suggestion, the timeline and the on-commit work of ``incident_create``.
+
+Rows against answers (``_rows_check``): rows are counted around each step. wrk stops with up to one
+request per connection in flight and never reads those answers (the server completes them), so a
+step's rows may exceed its 201s by at most its connections, never fall short; and every incident
+of the run must have the completed idempotency record holding its 201 (httpx waits for every
+answer, so there the counts are equal).
 
 Server setting (documented in RESULTS.md): gunicorn ``--workers 5`` sync workers by default
 (``BENCH_GUNICORN_WORKERS`` / ``BENCH_GUNICORN_CLASS`` / ``BENCH_GUNICORN_THREADS`` to change),
 DEBUG off, Redis as cache (throttle counters) and Celery broker (no worker consumes during the
 run; the queue is purged afterwards). The bench client's ``throttle_rate`` is raised to
-100000/s so that the throttle is exercised (two cache round trips per request) but never refuses.
+100000/s so that the throttle is exercised (one Redis pipeline per request) but never refuses.
 """
 
 from __future__ import annotations
