@@ -490,12 +490,7 @@ def incident_update(
             extra={"field": sorted(unknown)[0]},
         )
     incident = _lock_incident(incident)
-    if expected_version is not None and incident.version != expected_version:
-        raise Conflict(
-            _("The incident was changed by someone else; reload and try again."),
-            code="stale_version",
-            extra={"current_version": incident.version},
-        )
+    _check_version(incident, expected_version)
     if incident.status in Incident.FINAL_STATUSES:
         raise Conflict(_("A closed incident cannot be edited."), code="incident_final")
     if "caller_number" in data:
@@ -535,6 +530,16 @@ def incident_update(
     return incident
 
 
+def _check_version(incident: Incident, expected_version: int | None) -> None:
+    """Refuse an edit made against an older version (409 ``stale_version``). Caller holds the row lock."""
+    if expected_version is not None and incident.version != expected_version:
+        raise Conflict(
+            _("The incident was changed by someone else; reload and try again."),
+            code="stale_version",
+            extra={"current_version": incident.version},
+        )
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "pk"):
         return value.pk
@@ -545,14 +550,23 @@ def _jsonable(value: Any) -> Any:
 
 @transaction.atomic
 def incident_change_category(
-    *, incident: Incident, category: Category, actor: Actor | AbstractBaseUser | None, note: str = ""
+    *,
+    incident: Incident,
+    category: Category,
+    actor: Actor | AbstractBaseUser | None,
+    note: str = "",
+    expected_version: int | None = None,
 ) -> Incident:
-    """Re-categorise: re-runs routing and records old, new and the new routing suggestion."""
+    """Re-categorise: re-runs routing and records old, new and the new routing suggestion.
+
+    ``expected_version`` guards it as it guards ``incident_update``: checked under the row lock.
+    """
     from dispatch.services import routing_suggest
 
     actor = as_actor(actor)
     check_category(category)
     incident = _lock_incident(incident)
+    _check_version(incident, expected_version)
     if incident.status in Incident.FINAL_STATUSES:
         raise Conflict(_("A closed incident cannot be edited."), code="incident_final")
     if incident.category_id == category.pk:

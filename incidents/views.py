@@ -547,13 +547,13 @@ def incident_category(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_edit(request, incident, category_form=form, status=400)
     data = form.cleaned_data
     try:
-        with transaction.atomic():
-            # incident_change_category takes no expected version: an edit without changes locks the
-            # row and checks the version, and the lock is held until the category is changed.
-            services.incident_update(incident=incident, actor=request.user, data={}, expected_version=data["version"])
-            incident = services.incident_change_category(
-                incident=incident, category=data["category"], actor=request.user, note=data["note"]
-            )
+        incident = services.incident_change_category(
+            incident=incident,
+            category=data["category"],
+            actor=request.user,
+            note=data["note"],
+            expected_version=data["version"],
+        )
     except Conflict as exc:
         stale = exc.code == "stale_version"
         form.add_error(None, _stale_message(incident) if stale else exc.message)

@@ -367,19 +367,31 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     @_action_schema(
         "Change the category",
-        "`incident.update` (command center). Re-runs routing and recomputes the deadlines.",
+        "`incident.update` (command center). Re-runs routing and recomputes the deadlines. Send `If-Match` "
+        "to avoid re-categorising an incident someone else has changed since you read it (412).",
         s.CategoryChangeInputSerializer,
         {"category": "flood", "note": "It is a flood, not a fire."},
+        parameters=[IF_MATCH],
     )
     @action(detail=True, methods=["post"], url_path="change-category")
     def change_category(self, request, pk=None):
-        return self._act(
-            access.INCIDENT_UPDATE,
-            s.CategoryChangeInputSerializer,
-            lambda incident, actor, data: services.incident_change_category(
-                incident=incident, category=data["category"], actor=actor, note=data["note"]
-            ),
-        )
+        incident = self.get_incident()
+        require(request.user, access.INCIDENT_UPDATE, incident=incident)
+        expected = if_match_version(request, incident.version)
+        data = parse_input(s.CategoryChangeInputSerializer, request)
+        try:
+            incident = services.incident_change_category(
+                incident=incident,
+                category=data["category"],
+                actor=actor_for(request),
+                note=data["note"],
+                expected_version=expected,
+            )
+        except Conflict as exc:
+            if exc.code == "stale_version":
+                raise PreconditionFailed(extra=exc.extra) from exc
+            raise
+        return incident_response(request, incident)
 
     @extend_schema(
         summary="Add a note to the timeline",

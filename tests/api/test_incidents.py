@@ -281,6 +281,34 @@ def test_change_category(staff, operator, incident):
     assert response.json()["category"]["code"] == "flood"
 
 
+def test_change_category_with_a_stale_if_match_is_412(staff, operator, dispatcher, incident):
+    client = staff(operator)
+    etag = client.get(detail(incident))["ETag"]
+    services.incident_update(incident=incident, actor=dispatcher, data={"priority": 2})
+
+    response = client.post(
+        f"{detail(incident)}change-category/", {"category": "flood"}, format="json", HTTP_IF_MATCH=etag
+    )
+
+    body = problem(response, 412, "precondition_failed")
+    assert body["current_version"] == incident.version + 1
+    assert Incident.objects.get(pk=incident.pk).category.code == "fire"
+    assert not TimelineEvent.objects.filter(incident=incident, kind="category_changed").exists()
+
+
+def test_change_category_with_the_current_if_match(staff, operator, incident):
+    client = staff(operator)
+    etag = client.get(detail(incident))["ETag"]
+
+    response = client.post(
+        f"{detail(incident)}change-category/", {"category": "flood"}, format="json", HTTP_IF_MATCH=etag
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["category"]["code"] == "flood"
+    assert response["ETag"] == f'W/"{incident.version + 1}"'
+
+
 def test_add_a_note(staff, operator, incident):
     response = staff(operator).post(f"{detail(incident)}notes/", {"note": "Pelapor menelepon lagi."}, format="json")
 

@@ -546,6 +546,32 @@ def test_change_to_the_same_category_is_a_no_op(incident, dispatcher):
     assert not _events(incident, K.CATEGORY_CHANGED)
 
 
+def test_change_category_with_a_stale_version_is_a_conflict(incident, dispatcher, seeded):
+    # given someone else saved after the caller read version 1
+    services.incident_update(incident=incident, actor=dispatcher, data={"address": "Jl. A"}, expected_version=1)
+
+    # when a re-categorisation based on version 1 arrives
+    with pytest.raises(Conflict) as excinfo:
+        services.incident_change_category(
+            incident=incident, category=seeded.category("flood"), actor=dispatcher, expected_version=1
+        )
+
+    # then it is refused with the current version, and nothing is written
+    assert (excinfo.value.code, excinfo.value.extra) == ("stale_version", {"current_version": 2})
+    after = reload(incident)
+    assert (after.category.code, after.version, after.resolve_due_at) == ("fire", 2, incident.resolve_due_at)
+    assert not _events(incident, K.CATEGORY_CHANGED)
+
+
+def test_change_category_with_the_current_version(incident, dispatcher, seeded):
+    services.incident_change_category(
+        incident=incident, category=seeded.category("flood"), actor=dispatcher, expected_version=1
+    )
+
+    assert (reload(incident).category.code, reload(incident).version) == ("flood", 2)
+    assert len(_events(incident, K.CATEGORY_CHANGED)) == 1
+
+
 def test_change_to_an_inactive_category_is_rejected(incident, dispatcher):
     with pytest.raises(ApplicationError) as excinfo:
         services.incident_change_category(

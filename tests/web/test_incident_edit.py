@@ -240,6 +240,21 @@ def test_a_stale_category_change_changes_nothing(login, seeded, incident, dispat
     assert not incident.timeline.filter(kind="category_changed").exists()
 
 
+def test_a_stale_category_change_is_explained_in_indonesian(login, seeded, incident, operator, dispatcher):
+    page_version = incident.version
+    services.incident_update(incident=incident, actor=dispatcher, data={"priority": 2}, expected_version=page_version)
+    response = login(operator).post(
+        reverse("incidents:category", args=[incident.pk]),
+        {"version": page_version, "category": seeded.category("flood").pk},
+        HTTP_ACCEPT_LANGUAGE="id",
+    )
+    assert response.status_code == 409
+    assert f"Kejadian {incident.reference} diubah oleh orang lain" in response.content.decode()
+    incident.refresh_from_db()
+    assert (incident.category, incident.version) == (seeded.category("fire"), page_version + 1)
+    assert not incident.timeline.filter(kind="category_changed").exists()
+
+
 def test_the_same_category_is_a_form_error(login, seeded, incident, dispatcher):
     response = login(dispatcher).post(
         reverse("incidents:category", args=[incident.pk]),
