@@ -1,11 +1,14 @@
 """The staff console's authorization matrix (issue #4): the smaller form of tests/permissions/
 test_api_matrix.py, with the same world and the same rule — not visible → 404, visible but not
-allowed → refused — for the incident page, its actions and the assignment steps, then the screens.
+allowed → refused — for the incident page, its actions, its edit and category forms and the
+assignment steps, then the screens.
 
 The console answers a refused action the way it answers any refused action: it redirects back to
 the incident and shows the reason ("You are not allowed to do this (incident.share)."), so a
 refusal is recognised by that message; a page the role does not have is 403; without a session
-every URL goes to the login page.
+every URL goes to the login page. The edit form refuses even its GET that way (it is reached
+from the incident page, never from the menu). A POST that the matrix expects to be done must have
+changed the incident, and any other answer must have left it as it was.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from incidents.models import Incident
+from incidents.models import Category, Incident
 
 from .conftest import RELATIONS, in_savepoint
 
@@ -44,6 +47,8 @@ class Page:
     url: str  # a URL name; arguments from the case
     args: tuple[str, ...]  # "incident", "assignment" or a literal
     data: dict | None = None
+    refusal: str | None = None  # how a visible but refused request is answered, when not by its method
+    probe: str | None = None  # an Incident field that a done POST changes and any other answer keeps
 
 
 PAGES = [
@@ -57,10 +62,13 @@ PAGES = [
     Page("assist", "post", "incidents:action", ("incident", "assist"), {"note": ""}),
     Page("acknowledge", "post", "dispatch:step", ("assignment", "acknowledge"), {}),
     Page("decline", "post", "dispatch:step", ("assignment", "decline"), {"reason": "Tidak ada unit."}),
+    Page("edit_form", "get", "incidents:edit", ("incident",), refusal="refused"),
+    Page("edit", "post", "incidents:edit", ("incident",), {"address": "Jl. Pandanaran 1"}, probe="address"),
+    Page("category", "post", "incidents:category", ("incident",), {"category": "<flood>"}, probe="category_id"),
 ]
 
 READ = frozenset({"detail", "presence"})
-CALL_TAKER = READ | {"note", "verify"}
+CALL_TAKER = READ | {"note", "verify", "edit_form", "edit", "category"}  # both forms: incident.update
 DISPATCHER = CALL_TAKER | {"dispatch_board", "share", "revoke_share"}
 SUPERVISOR = DISPATCHER | {"acknowledge", "decline"}
 AGENCY = READ | {"note", "acknowledge", "decline"}
@@ -96,7 +104,7 @@ def expected(role: str, relation: str, page: Page) -> str:
         return "404"
     if page.key in cell:
         return "200" if page.method == "get" else "done"
-    return "403" if page.method == "get" else "refused"
+    return page.refusal or ("403" if page.method == "get" else "refused")
 
 
 REFUSAL = re.compile(r"\((incident|assignment)\.[a-z_]+\)")
@@ -111,26 +119,58 @@ def outcome(response) -> str:
     return "refused" if any(REFUSAL.search(text) for text in errors) else "done"
 
 
-def _request(client, world, role: str, relation: str, page: Page):
+#: What the edit form posts besides its version (incidents.forms.IncidentEditForm).
+EDIT_FIELDS = (
+    "priority",
+    "description",
+    "address",
+    "district",
+    "village",
+    "latitude",
+    "longitude",
+    "caller_name",
+    "caller_number",
+)
+
+
+def _form(incident_id: int) -> dict:
+    """The edit form as the incident page fills it in, with the version it shows (a missing
+    incident gets a form filled in for nothing)."""
+    row = Incident.objects.filter(pk=incident_id).values(*EDIT_FIELDS, "version").first()
+    if row is None:
+        return {"version": 0, "priority": 3, "description": "Kebakaran gudang."}
+    return {key: "" if value is None else value for key, value in row.items()}
+
+
+def _request(client, world, role: str, relation: str, page: Page) -> str:
+    """The outcome of one request; for a page with a probe, suffixed when the incident did not
+    change on a done POST (" unchanged") or changed on any other answer (" changed")."""
     client.cookies.pop("messages", None)  # only this request's messages count
     case = world.case(role, relation)
     values = {"incident": case.incident_id, "assignment": case.assignment_id}
     url = reverse(page.url, args=[values.get(arg, arg) for arg in page.args])
     if page.method == "get":
-        return client.get(url)
+        return outcome(client.get(url))
     replacements = {"<basarnas>": world.agencies["basarnas"].pk, "<share>": case.share_id}
+    if page.probe is not None:
+        replacements["<flood>"] = Category.objects.values_list("pk", flat=True).get(code="flood")
     data = {key: replacements.get(value, value) for key, value in (page.data or {}).items()}
-    return client.post(url, data)
+    if page.probe is None:
+        return outcome(client.post(url, data))
+    probe = Incident.objects.filter(pk=case.incident_id).values_list(page.probe, flat=True)
+    before = probe.first()
+    answer = outcome(client.post(url, {**_form(case.incident_id), **data}))
+    changed = probe.first() != before
+    if answer == "done":
+        return answer if changed else f"{answer} unchanged"
+    return f"{answer} changed" if changed else answer
 
 
 @pytest.mark.parametrize("relation", RELATIONS)
 @pytest.mark.parametrize("role", ROLES)
 def test_console_authorization_matrix(world, role, relation):
     client = world.web(role)
-    actual = {
-        page.key: outcome(in_savepoint(lambda page=page: _request(client, world, role, relation, page)))
-        for page in PAGES
-    }
+    actual = {page.key: in_savepoint(lambda page=page: _request(client, world, role, relation, page)) for page in PAGES}
     assert actual == {page.key: expected(role, relation, page) for page in PAGES}
 
 
