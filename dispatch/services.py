@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from guardian.shortcuts import assign_perm, remove_perm
 
 from incidents import sla
@@ -516,7 +518,8 @@ def incident_share(
     """Let another agency see (``view``) or help on (``assist``) one incident; replaces a live share.
 
     The caller has checked that the actor may share (``incident.share``): an agency that sees the
-    incident only through a share has no such right.
+    incident only through a share has no such right. Every share ends by itself: ``expires_at`` is at
+    most ``INCIDENT_SHARE_MAX_DAYS`` days away, and defaults to that.
     """
     actor = as_actor(actor)
     if level not in IncidentShare.Level.values:
@@ -530,9 +533,20 @@ def incident_share(
             extra={"field": "agency"},
         )
     now = timezone.now()
-    if expires_at is not None and expires_at <= now:
+    max_days = settings.INCIDENT_SHARE_MAX_DAYS
+    latest = now + timedelta(days=max_days)
+    if expires_at is None:
+        expires_at = latest
+    elif expires_at <= now:
         raise ApplicationError(
             _("The expiry must be in the future."), code="share_expiry_past", extra={"field": "expires_at"}
+        )
+    elif expires_at > latest:
+        raise ApplicationError(
+            ngettext("A share can last at most %(days)d day.", "A share can last at most %(days)d days.", max_days)
+            % {"days": max_days},
+            code="share_expiry_too_late",
+            extra={"field": "expires_at", "max_days": max_days},
         )
     incident = _lock_incident(incident)
     if incident.status in Incident.FINAL_STATUSES:
@@ -557,7 +571,7 @@ def incident_share(
         note=note,
     )
     _grant(share)
-    payload = {"agency": agency.code, "level": level, "expires_at": expires_at.isoformat() if expires_at else None}
+    payload = {"agency": agency.code, "level": level, "expires_at": expires_at.isoformat()}
     timeline_event_create(incident=incident, kind=K.SHARED, actor=actor, note=note, payload=payload, at=now)
     AccessEvent.objects.create(
         actor=actor.user_or_none,

@@ -6,9 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .models import Call, Category, Channel, District, Incident, Priority, Village
 
@@ -183,11 +185,11 @@ class MergeForm(forms.Form):
 class ShareForm(forms.Form):
     agency = forms.ModelChoiceField(label=_("Agency"), queryset=None)
     level = forms.ChoiceField(label=_("Level"), choices=())
-    # Local time (Asia/Jakarta) from the browser's date-time picker; empty: until revoked.
+    # Local time (Asia/Jakarta) from the browser's date-time picker; empty: the longest a share may
+    # last (INCIDENT_SHARE_MAX_DAYS, enforced by dispatch.services.incident_share).
     expires_at = forms.DateTimeField(
         label=_("Until (optional)"),
         required=False,
-        help_text=_("Empty: until someone revokes it."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
 
@@ -197,6 +199,12 @@ class ShareForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = Agency.objects.filter(is_active=True).exclude(kind=Agency.Kind.COMMAND_CENTER)
         self.fields["level"].choices = IncidentShare.Level.choices
+        days = settings.INCIDENT_SHARE_MAX_DAYS
+        self.fields["expires_at"].help_text = ngettext(
+            "At most %(days)d day from now; empty: %(days)d day.",
+            "At most %(days)d days from now; empty: %(days)d days.",
+            days,
+        ) % {"days": days}
 
     def clean_expires_at(self):
         # The service refuses a past expiry too; checking here puts the message on the field.

@@ -397,6 +397,10 @@ PRANK_BLOCK_MINUTES = int(os.environ.get("PRANK_BLOCK_MINUTES", "60"))
 AUDITOR_SEES_PERSONAL_DATA = env_bool("AUDITOR_SEES_PERSONAL_DATA", False)
 # Resolved incidents are closed by the system after this many hours without a reopen.
 INCIDENT_AUTO_CLOSE_HOURS = int(os.environ.get("INCIDENT_AUTO_CLOSE_HOURS", "24"))
+# The longest an incident may be shared with another agency, in days (at least 1); a share without an
+# expiry ends after this long. Another agency must not keep reading a caller's data open-endedly (UU 27/2022
+# on personal data protection: no longer than the purpose needs). Default 30.
+INCIDENT_SHARE_MAX_DAYS = max(1, int(os.environ.get("INCIDENT_SHARE_MAX_DAYS", "30")))
 
 # ------------------------------------------------------------------------------------------------
 # Console — the staff web console (server-rendered pages with htmx; vendored JS under static/vendor)

@@ -452,7 +452,13 @@ class ShareCreateInputSerializer(StrictFieldsMixin, serializers.Serializer):
         help_text="view: read the incident and its timeline, without caller data; assist: also add notes "
         "and join with the agency's own assignment.",
     )
-    expires_at = DateTimeField(required=False, allow_null=True, help_text="When the share ends by itself (future).")
+    expires_at = DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the share ends by itself: in the future and at most `INCIDENT_SHARE_MAX_DAYS` "
+        f"({settings.INCIDENT_SHARE_MAX_DAYS} on this server) days from now, else 400 `share_expiry_past` / "
+        "`share_expiry_too_late`. Omitted or null: that maximum — every share expires.",
+    )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

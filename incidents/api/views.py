@@ -429,7 +429,8 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
         + " Grants django-guardian object permissions on the incident to the agency's group: `view` lets its "
         "members read the incident and its timeline (caller data stays masked); `assist` also lets them add "
-        "notes and join with their own assignment (POST /incidents/{id}/assist/). Recorded on the timeline and "
+        "notes and join with their own assignment (POST /incidents/{id}/assist/). Every share expires, at the "
+        "latest `INCIDENT_SHARE_MAX_DAYS` days (default 30) after it is granted. Recorded on the timeline and "
         "in the access log.",
         request=s.ShareCreateInputSerializer,
         responses={201: s.IncidentShareSerializer},

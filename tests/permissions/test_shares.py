@@ -20,6 +20,7 @@ from dispatch import services as dispatch_services
 from dispatch.models import AccessEvent, Agency, Assignment, IncidentGroupObjectPermission, IncidentShare, Role
 from dispatch.tasks import shares_expire_task
 from incidents.models import Incident, TimelineEvent
+from semarang112.exceptions import ApplicationError
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -115,6 +116,11 @@ def test_a_new_share_of_the_same_agency_replaces_the_live_one(api_as, dispatcher
         ({"agency": "satpol-pp", "level": "edit"}, 400, "invalid"),
         ({"agency": "no-such-agency", "level": "view"}, 400, "invalid"),
         ({"agency": "satpol-pp", "level": "view", "expires_at": "2001-01-01T00:00:00+07:00"}, 400, "share_expiry_past"),
+        (
+            {"agency": "satpol-pp", "level": "view", "expires_at": "2099-01-01T00:00:00+07:00"},
+            400,
+            "share_expiry_too_late",
+        ),
         ({"agency": "satpol-pp", "level": "view", "status": "x"}, 400, "invalid"),
     ],
 )
@@ -124,6 +130,77 @@ def test_share_input_errors(api_as, dispatcher, dispatched, body, status, code):
     assert response.status_code == status, response.content
     assert response.json()["code"] == code
     assert not IncidentShare.objects.exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# Every share expires: INCIDENT_SHARE_MAX_DAYS
+# ------------------------------------------------------------------------------------------------
+def test_a_share_without_an_expiry_lasts_the_maximum(dispatcher, dispatched, satpol, settings):
+    settings.INCIDENT_SHARE_MAX_DAYS = 30
+    with time_machine.travel(timezone.now(), tick=False):
+        share = dispatch_services.incident_share(incident=dispatched, agency=satpol, level="view", actor=dispatcher)
+        latest = timezone.now() + timedelta(days=30)
+
+    assert share.expires_at == latest
+    event = dispatched.timeline.get(kind=TimelineEvent.Kind.SHARED)
+    assert event.payload["expires_at"] == latest.isoformat()
+
+
+def test_a_share_may_last_exactly_the_maximum(dispatcher, dispatched, satpol, settings):
+    settings.INCIDENT_SHARE_MAX_DAYS = 2
+    with time_machine.travel(timezone.now(), tick=False):
+        latest = timezone.now() + timedelta(days=2)
+        share = dispatch_services.incident_share(
+            incident=dispatched, agency=satpol, level="view", actor=dispatcher, expires_at=latest
+        )
+
+    assert share.expires_at == latest
+
+
+def test_a_share_longer_than_the_maximum_is_refused(dispatcher, dispatched, satpol, settings):
+    # given a city that allows shares of at most 2 days
+    settings.INCIDENT_SHARE_MAX_DAYS = 2
+
+    # when a dispatcher asks for 2 days and a minute
+    with pytest.raises(ApplicationError) as excinfo:
+        dispatch_services.incident_share(
+            incident=dispatched,
+            agency=satpol,
+            level="assist",
+            actor=dispatcher,
+            expires_at=timezone.now() + timedelta(days=2, minutes=1),
+        )
+
+    # then it is refused and nothing is granted or recorded
+    assert excinfo.value.code == "share_expiry_too_late"
+    assert excinfo.value.extra == {"field": "expires_at", "max_days": 2}
+    assert str(excinfo.value.message) == "Akses berbagi paling lama 2 hari."  # Indonesian by default
+    assert not IncidentShare.objects.exists()
+    assert grants(dispatched, satpol) == set()
+    assert not dispatched.timeline.filter(kind=TimelineEvent.Kind.SHARED).exists()
+    assert not AccessEvent.objects.filter(kind=AccessEvent.Kind.SHARE_GRANTED).exists()
+
+
+def test_the_api_names_the_field_and_the_maximum(api_as, dispatcher, dispatched, settings):
+    settings.INCIDENT_SHARE_MAX_DAYS = 7
+    until = (timezone.now() + timedelta(days=8)).isoformat()
+
+    response = share_via_api(api_as, dispatcher, dispatched, "satpol-pp", "view", expires_at=until)
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["code"], body["max_days"], list(body["errors"])) == ("share_expiry_too_late", 7, ["expires_at"])
+
+
+def test_the_api_defaults_the_expiry_to_the_maximum(api_as, dispatcher, dispatched):
+    before = timezone.now()
+
+    response = share_via_api(api_as, dispatcher, dispatched, "satpol-pp", "view", expires_at=None)
+
+    assert response.status_code == 201, response.content
+    expires = IncidentShare.objects.get(pk=response.json()["id"]).expires_at
+    assert before + timedelta(days=30) <= expires <= timezone.now() + timedelta(days=30)
+    assert response.json()["is_active"] is True
 
 
 def test_a_closed_incident_cannot_be_shared(api_as, supervisor, incident):

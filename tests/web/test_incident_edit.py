@@ -297,12 +297,39 @@ def test_a_share_expiry_in_the_past_is_refused(login, seeded, incident, dispatch
     assert not IncidentShare.objects.filter(incident=incident).exists()
 
 
-def test_a_share_without_expiry_lasts_until_revoked(login, seeded, incident, dispatcher):
+def test_a_share_without_expiry_lasts_the_maximum(login, seeded, incident, dispatcher):
+    before = timezone.now()
     login(dispatcher).post(
         reverse("incidents:action", args=[incident.pk, "share"]),
         {"agency": seeded.agency("basarnas").pk, "level": "view", "expires_at": ""},
     )
-    assert IncidentShare.objects.get(incident=incident).expires_at is None
+    expires = IncidentShare.objects.get(incident=incident).expires_at
+    assert before + timedelta(days=30) <= expires <= timezone.now() + timedelta(days=30)
+
+
+def test_a_share_longer_than_the_maximum_is_refused(login, seeded, incident, dispatcher, settings):
+    settings.INCIDENT_SHARE_MAX_DAYS = 7
+    late = timezone.localtime() + timedelta(days=7, hours=1)
+    response = login(dispatcher).post(
+        reverse("incidents:action", args=[incident.pk, "share"]),
+        {"agency": seeded.agency("basarnas").pk, "level": "view", "expires_at": late.strftime("%Y-%m-%dT%H:%M")},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    assert "A share can last at most 7 days." in response.content.decode()
+    assert not IncidentShare.objects.filter(incident=incident).exists()
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "At most 7 days from now; empty: 7 days."),
+        ("id", "Paling lama 7 hari dari sekarang; kosong: 7 hari."),
+    ],
+)
+def test_the_share_form_shows_the_maximum(login, incident, dispatcher, settings, lang, text):
+    settings.INCIDENT_SHARE_MAX_DAYS = 7
+    assert text in _page(login(dispatcher), incident, lang)
 
 
 # ------------------------------------------------------------------------------------------------
