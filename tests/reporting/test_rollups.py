@@ -47,9 +47,12 @@ FILTER_SETS = [
 
 
 @pytest.fixture
-def principals(february, seeded, supervisor, operator, dispatcher, damkar_supervisor, satpol_supervisor, auditor):
+def principals(
+    february, seeded, supervisor, operator, dispatcher, damkar_supervisor, satpol_supervisor, auditor, settings
+):
     """Every kind of principal the permission selector distinguishes, with the data to tell them apart."""
     b = february
+    settings.INCIDENT_SHARE_MAX_DAYS = 36500  # the February 2025 share must still be live when read today
     national = Agency.objects.create(code="cc-national", name="National 112", kind=Agency.Kind.COMMAND_CENTER)
     field = MembershipFactory(
         user=UserFactory(username="bpbd-field"), agency=seeded.agency("bpbd"), role=Role.FIELD_OFFICER
@@ -414,6 +417,7 @@ def test_the_rollup_sla_summary_runs_a_fixed_number_of_queries(
         b.incident(f"T{n}", wib(2025, 2, 13, 9, n), category="crime", agency="polrestabes", dispatch=90)
         b.incident(f"U{n}", wib(2025, 2, 13, 10, n), agency="damkar", dispatch=30, ack=300)
         b.incident(f"V{n}", wib(2025, 2, 13, 11, n), category="medical", agency="dinkes-psc", dispatch=20)
+    settings.INCIDENT_SHARE_MAX_DAYS = 36500  # the February 2025 share must still be live when read today
     with at(wib(2025, 2, 13, 12)):
         dispatch_services.incident_share(
             incident=b.cases["T0"], agency=seeded.agency("satpol-pp"), level="view", actor=dispatcher
