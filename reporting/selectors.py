@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _
 
 from dispatch.access import access_for
 from dispatch.models import Agency, Assignment, IncidentShare
-from incidents.models import Call, Category, Channel, District, Incident, Priority, Region
+from incidents.models import Call, Category, Channel, District, Incident, Priority, Region, SlaEvent
 from incidents.selectors import call_list_for_user, incident_list_for_user
 
 from .db import AnyOf, Percentiles, Seconds
@@ -221,16 +221,12 @@ class RawSource:
 
     def sla_by_category(self, user, filters: ReportFilters, incidents: QuerySet) -> SlaCounts:
         """(category id, target, level, events) of the SLA events recorded on the incidents (1 query)."""
-        from incidents.models import SlaEvent
-
         events = SlaEvent.objects.filter(incident_id__in=incidents.values(self.incident_key))
         rows = events.values("incident__category_id", "target", "level").annotate(n=Count("pk")).order_by()
         return list(rows.values_list("incident__category_id", "target", "level", "n"))
 
     def sla_by_agency(self, user, filters: ReportFilters, incidents: QuerySet) -> SlaCounts:
         """(agency id, target, level, events) the agencies answer for (2 queries; see ``sla_summary``)."""
-        from incidents.models import SlaEvent
-
         events = SlaEvent.objects.filter(incident_id__in=incidents.values(self.incident_key))
         own = (
             events.filter(target="acknowledge")
@@ -1028,10 +1024,6 @@ def sla_summary(
     dispatch belongs to the command center and appears in the category table and the totals only.
     Raw: 3 queries over the SLA events; rollups: 2 over the SLA counts the facts carry.
     """
-    try:
-        from incidents.models import SlaEvent  # noqa: F401
-    except ImportError:  # pragma: no cover - the SLA engine is not installed
-        return SlaSummary(available=False, totals=SlaRow("all", _("All")), by_agency=[], by_category=[])
     ref = ref or Reference()
     source = source or report_source(filters.tz, user)
     incidents = source_incidents(source, user, filters)

@@ -21,6 +21,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from incidents.models import Category, Incident
+from incidents.services import EDITABLE_FIELDS
 
 from .conftest import RELATIONS, in_savepoint
 
@@ -120,17 +121,7 @@ def outcome(response) -> str:
 
 
 #: What the edit form posts besides its version (incidents.forms.IncidentEditForm).
-EDIT_FIELDS = (
-    "priority",
-    "description",
-    "address",
-    "district",
-    "village",
-    "latitude",
-    "longitude",
-    "caller_name",
-    "caller_number",
-)
+EDIT_FIELDS = EDITABLE_FIELDS  # the service's list: the form has the same fields
 
 
 def _form(incident_id: int) -> dict:
