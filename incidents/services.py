@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from semarang112.core import config_cache
+from semarang112.core.inserts import insert
 from semarang112.exceptions import ApplicationError, Conflict, InvalidTransition
 
 from . import sla
@@ -80,17 +81,19 @@ def timeline_event_create(
     at: datetime | None = None,
 ) -> TimelineEvent:
     """Append one timeline event. Call inside the transaction that made the change."""
-    return TimelineEvent.objects.create(
-        incident=incident,
-        assignment=assignment,
-        actor=actor.user_or_none,
-        actor_label=actor.label if actor.user_or_none is None else "",
-        kind=kind,
-        from_state=from_state,
-        to_state=to_state,
-        note=note,
-        payload=payload or {},
-        created_at=at or timezone.now(),
+    return insert(
+        TimelineEvent(
+            incident=incident,
+            assignment=assignment,
+            actor=actor.user_or_none,
+            actor_label=actor.label if actor.user_or_none is None else "",
+            kind=kind,
+            from_state=from_state,
+            to_state=to_state,
+            note=note,
+            payload=payload or {},
+            created_at=at or timezone.now(),
+        )
     )
 
 
@@ -417,7 +420,7 @@ def incident_create(
         raise ApplicationError(
             _("The received time is in the future."), code="received_in_future", extra={"field": "received_at"}
         )
-    incident = Incident.objects.create(
+    incident = Incident(
         reference=reference_next(region=region, when=received_at),
         region=region,
         category=category,
@@ -435,6 +438,7 @@ def incident_create(
         received_at=received_at,
         **sla.incident_due_times(category=category, priority=priority or category.default_priority, start=received_at),
     )
+    insert(incident)  # the statement compiled once (semarang112.core.inserts): every report runs it
     suggested = routing_suggest(category=category, district=district)
     timeline_event_create(
         incident=incident,

@@ -1,0 +1,132 @@
+"""insert(): one precompiled INSERT per new row, with Model.save()'s result, column for column."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_save, pre_save
+from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from incidents.models import Incident, TimelineEvent
+from semarang112.core.inserts import insert
+from tests.factories import CategoryFactory, DistrictFactory, UserFactory, create_incident, default_region
+
+pytestmark = pytest.mark.django_db
+
+
+def columns(obj) -> dict:
+    """Every column as the database holds it (read back, not the instance's attributes)."""
+    row = type(obj).objects.filter(pk=obj.pk).values()[0]
+    return {name: value for name, value in row.items() if name != "id"}
+
+
+def incident_fields(**extra) -> dict:
+    category = CategoryFactory(code="fire-ins")
+    return {
+        "region": default_region(),
+        "category": category,
+        "priority": 2,
+        "channel": "api",
+        "description": "Kebakaran gudang",
+        "address": "Jl. Pemuda 1",
+        "district": DistrictFactory(),
+        "latitude": Decimal("-6.990000"),
+        "longitude": Decimal("110.420000"),
+        "caller_name": "Budi",
+        "caller_number": "+6281234567890",
+        "received_at": timezone.now() - timedelta(minutes=3),
+        "dispatch_due_at": timezone.now() + timedelta(minutes=1),
+        "created_by": UserFactory(),
+        **extra,
+    }
+
+
+def test_an_incident_row_equals_the_one_save_writes():
+    fields = incident_fields()
+    saved = Incident.objects.create(reference="SMG-TEST-0001", **fields)
+    inserted = insert(Incident(reference="SMG-TEST-0002", **fields))
+
+    assert inserted.pk is not None and inserted.pk != saved.pk
+    assert not inserted._state.adding and inserted._state.db == "default"
+    ours, django = columns(inserted), columns(saved)
+    # auto_now_add / auto_now are set at insert time, as save() does
+    for moment in ("created_at", "updated_at"):
+        assert abs(ours.pop(moment) - django.pop(moment)) < timedelta(seconds=5)
+        assert getattr(inserted, moment) is not None
+    assert ours.pop("reference") == "SMG-TEST-0002"
+    django.pop("reference")
+    assert ours == django
+    # the instance is usable as a saved one: refresh, update, relations
+    inserted.refresh_from_db()
+    assert model_to_dict(inserted, exclude=["id", "reference"]) == model_to_dict(saved, exclude=["id", "reference"])
+
+
+def test_a_timeline_event_row_equals_the_one_save_writes_and_its_json_round_trips():
+    incident = create_incident()
+    payload = {"category": "fire", "suggested_agencies": ["damkar", "bpbd"], "priority": 1, "ünïcode": "✓"}
+    saved = TimelineEvent.objects.create(incident=incident, kind="note", note="n", payload=payload, actor_label="x")
+    inserted = insert(TimelineEvent(incident=incident, kind="note", note="n", payload=payload, actor_label="x"))
+
+    ours, django = columns(inserted), columns(saved)
+    assert abs(ours.pop("created_at") - django.pop("created_at")) < timedelta(seconds=5)
+    assert ours == django
+    assert ours["payload"] == payload
+
+
+def test_it_is_one_statement_and_sends_the_save_signals():
+    incident = create_incident()
+    seen = []
+
+    def before(sender, instance, raw, **kwargs):
+        seen.append(("pre", instance.pk, raw))
+
+    def after(sender, instance, created, raw, update_fields, **kwargs):
+        seen.append(("post", instance.pk, created, raw, update_fields))
+
+    pre_save.connect(before, sender=TimelineEvent, dispatch_uid="test-inserts-pre")
+    post_save.connect(after, sender=TimelineEvent, dispatch_uid="test-inserts-post")
+    try:
+        insert(TimelineEvent(incident=incident, kind="note", note="warm"))  # compiles (no query)
+        with CaptureQueriesContext(connection) as queries:
+            event = insert(TimelineEvent(incident=incident, kind="note", note="again"))
+    finally:
+        pre_save.disconnect(sender=TimelineEvent, dispatch_uid="test-inserts-pre")
+        post_save.disconnect(sender=TimelineEvent, dispatch_uid="test-inserts-post")
+
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert inserts and all('"incidents_timelineevent"' in sql for sql in inserts)
+    assert len([sql for sql in inserts if '"incidents_timelineevent"' in sql]) == 1
+    assert seen[-2:] == [("pre", None, False), ("post", event.pk, True, False, None)]
+
+
+def test_an_unsaved_related_object_is_refused_as_save_refuses_it():
+    unsaved = Incident(reference="SMG-TEST-0003")
+
+    with pytest.raises(ValueError, match="unsaved related object"):
+        insert(TimelineEvent(incident=unsaved, kind="note"))
+    assert TimelineEvent.objects.count() == 0
+
+
+def test_a_row_with_its_own_primary_key_goes_through_save():
+    incident = create_incident()
+    event = insert(TimelineEvent(pk=987654, incident=incident, kind="note"))
+
+    assert TimelineEvent.objects.filter(pk=987654, incident=incident).exists()
+    assert not event._state.adding
+
+
+def test_a_database_error_leaves_no_row_and_the_instance_unsaved():
+    fields = incident_fields()
+    Incident.objects.create(reference="SMG-TEST-DUP", **fields)
+    duplicate = Incident(reference="SMG-TEST-DUP", **fields)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(duplicate)
+    assert duplicate.pk is None and duplicate._state.adding
+    assert Incident.objects.filter(reference="SMG-TEST-DUP").count() == 1
+
