@@ -150,10 +150,21 @@ def idempotent_create(request, create: Callable[[], Response]) -> Response:
         if isinstance(claimed, Response):
             return claimed
         response = create()
-        IdempotencyRecord.objects.filter(pk=claimed).update(
-            state=IdempotencyRecord.State.COMPLETED,
-            status_code=response.status_code,
-            response_body=json.loads(JSONRenderer().render(response.data) or b"null"),
-            response_headers={name: response[name] for name in STORED_HEADERS if response.has_header(name)},
-        )
+        _complete(claimed, response)
     return response
+
+
+# The rendered body goes in as it is (a JSON text, which the jsonb column parses): no parse and
+# re-encode of the representation on every intake.
+_COMPLETE_SQL = f"UPDATE {_TABLE} SET state = %s, status_code = %s, response_body = %s, response_headers = %s WHERE id = %s"
+
+
+def _complete(record_id: int, response: Response) -> None:
+    """Store the response on the claimed record (in the transaction that made it)."""
+    body = JSONRenderer().render(response.data) or b"null"
+    headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COMPLETE_SQL,
+            [IdempotencyRecord.State.COMPLETED, response.status_code, body.decode(), json.dumps(headers), record_id],
+        )
