@@ -59,7 +59,7 @@ CASES = [
          {"status": OPEN}, targets=QUEUE_TARGET),
     Case("queue_deep", "Dispatcher: open queue, deep cursor page", "bench-dispatcher-1", QUEUE_ORDERING,
          {"status": OPEN}, deep=True, targets=QUEUE_TARGET),
-    Case("console_queue", "Dispatcher: console live queue (500 rows, SLA clocks)", "bench-dispatcher-1",
+    Case("console_queue", "Dispatcher: console live queue (QUEUE_MAX_ROWS rows, SLA clocks)", "bench-dispatcher-1",
          QUEUE_ORDERING, console=True),
     Case("console_queue_html", "Dispatcher: console live queue refresh, rows + HTML (what htmx fetches)",
          "bench-dispatcher-1", QUEUE_ORDERING, console=True),
@@ -162,7 +162,7 @@ def _api_call(user, case: Case):
     return call
 
 
-def _render_queue_rows(user, rows) -> str:
+def _render_queue_rows(user, rows, total: int) -> str:
     """The live queue's htmx partial (incidents.views.queue with ?rows=1), as the view renders it."""
     from django.conf import settings
     from django.template.loader import render_to_string
@@ -173,7 +173,7 @@ def _render_queue_rows(user, rows) -> str:
 
     request = RequestFactory().get("/incidents/queue/?rows=1")
     request.user, request.htmx = user, True
-    context = {"form": QueueFilterForm(None), "rows": rows, "wall": False,
+    context = {"form": QueueFilterForm(None), "rows": rows, "total": total, "wall": False,
                "refresh": settings.QUEUE_REFRESH_SECONDS, "now": timezone.now()}  # fmt: skip
     return render_to_string("incidents/_queue_rows.html", context, request=request)
 
@@ -215,9 +215,9 @@ def run_case(case: Case, runs: int, warmup: int) -> dict:
         from incidents.views import _queue_rows
 
         def evaluate():
-            rows = _queue_rows(_fresh(user), QueueFilterForm(None))
+            rows, total = _queue_rows(_fresh(user), QueueFilterForm(None))
             if case.name.endswith("_html"):
-                _render_queue_rows(user, rows)
+                _render_queue_rows(user, rows, total)
             return rows
 
         plan_source = None

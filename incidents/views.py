@@ -30,7 +30,13 @@ from dispatch import services as dispatch_services
 from dispatch.access import access_for, allowed_actions, personal_data_visible, require
 from dispatch.models import Assignment, IncidentShare
 from dispatch.views import steps_for
-from semarang112.console.clocks import acknowledge_clock, current_clock, dispatch_clock, response_clock
+from semarang112.console.clocks import (
+    acknowledge_clock,
+    current_clock,
+    dispatch_clock,
+    open_incident_clock_q,
+    response_clock,
+)
 from semarang112.console.menu import sees_queue
 from semarang112.console.presence import presence_touch
 from semarang112.console.timeline import timeline_rows
@@ -300,8 +306,13 @@ QUEUE_ROW_FIELDS = (
 )
 
 
-def _queue_rows(user, form: QueueFilterForm) -> list[tuple[Incident, object]]:
-    """Open incidents by priority, oldest first, with their current SLA clock. Fixed query count."""
+def _queue_rows(user, form: QueueFilterForm) -> tuple[list[tuple[Incident, object]], int]:
+    """Open incidents by priority, oldest first, with their current SLA clock, at most
+    QUEUE_MAX_ROWS of them; and how many match in all. Fixed query count.
+
+    Every filter, the SLA state included, is applied in SQL before the list is cut, so a breach
+    further down than the cut is never missed by the "breached" filter.
+    """
     queryset = (
         incident_list_for_user(user)
         .filter(status__in=Incident.OPEN_STATUSES)
@@ -340,13 +351,18 @@ def _queue_rows(user, form: QueueFilterForm) -> list[tuple[Incident, object]]:
             )
         sla = data["sla"]
     now = timezone.now()
-    rows = []
-    for incident in queryset[:500]:
+    if sla:
+        queryset = queryset.filter(open_incident_clock_q(sla, now))
+    limit = settings.QUEUE_MAX_ROWS
+    rows, fetched = [], 0
+    for incident in queryset[:limit]:
+        fetched += 1
         clock = current_clock(incident)
-        if sla and clock.state(now) != sla:
+        if sla and clock.state(now) != sla:  # only rows without a stored warning threshold
             continue
         rows.append((incident, clock))
-    return rows
+    total = len(rows) if fetched < limit else queryset.order_by().count() - (fetched - len(rows))
+    return rows, total
 
 
 @login_required
@@ -356,9 +372,11 @@ def queue(request: HttpRequest) -> HttpResponse:
     if not sees_queue(request.user):
         raise PermissionDenied
     form = QueueFilterForm(request.GET or None)
+    rows, total = _queue_rows(request.user, form)
     context = {
         "form": form,
-        "rows": _queue_rows(request.user, form),
+        "rows": rows,
+        "total": total,
         "wall": request.GET.get("wall") == "1",
         "refresh": settings.QUEUE_REFRESH_SECONDS,
         "now": timezone.now(),

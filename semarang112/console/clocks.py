@@ -125,6 +125,41 @@ def acknowledge_clock(assignment) -> Clock:
     )
 
 
+def open_incident_clock_q(state: str, now: datetime):
+    """A Q on open incidents whose current clock (``current_clock``) is in ``state`` (ok, warning or
+    breached) at ``now``, for filtering in SQL before a list is cut.
+
+    Exact for rows with a stored warning threshold (every incident the services create); a row
+    without one (its threshold is the default share of the target) matches both ``ok`` and
+    ``warning`` here, so callers re-check such rows with ``Clock.state``.
+    """
+    from django.db.models import Q
+
+    phases = (
+        # until the first dispatch: the dispatch clock
+        ("dispatch_due_at", "dispatch_warn_at", Q(first_dispatched_at__isnull=True, status__in=("received", "verified"))),
+        # then the on-scene clock, running until the first unit is on scene
+        (
+            "response_due_at",
+            "response_warn_at",
+            ~Q(first_dispatched_at__isnull=True, status__in=("received", "verified"))
+            & Q(first_on_scene_at__isnull=True),
+        ),
+    )
+    matched = Q(pk__in=[])
+    for due, warn, phase in phases:
+        if state == BREACHED:
+            condition = Q(**{f"{due}__lte": now})
+        elif state == WARNING:
+            condition = Q(**{f"{due}__gt": now}) & (Q(**{f"{warn}__lte": now}) | Q(**{f"{warn}__isnull": True}))
+        elif state == OK:
+            condition = Q(**{f"{due}__gt": now}) & (Q(**{f"{warn}__gt": now}) | Q(**{f"{warn}__isnull": True}))
+        else:
+            raise ValueError(f"not a running clock state: {state!r}")
+        matched |= phase & condition
+    return matched
+
+
 def current_clock(incident) -> Clock:
     """The clock that matters now: dispatch until dispatched, then on-scene."""
     if incident.first_dispatched_at is None and incident.status in ("received", "verified"):

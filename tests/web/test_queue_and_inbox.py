@@ -63,6 +63,47 @@ def test_queue_partial_for_htmx_and_wall_screen(login, dispatcher, incident):
     assert 'class="wall"' in wall
 
 
+def test_the_sla_filter_runs_before_the_cut_so_no_breach_is_missed(login, dispatcher, seeded, make_incident, settings):
+    settings.QUEUE_MAX_ROWS = 3
+    fresh = [make_incident() for _ in range(4)]  # P1 fires, on time: first in the queue
+    with time_machine.travel(timezone.now() - timedelta(minutes=30)):
+        late = make_incident(category=seeded.category("other"))  # P4: last in the queue
+    client = login(dispatcher)
+
+    html = client.get(reverse("incidents:queue"), {"sla": "breached"}).content.decode()
+    assert late.reference in html and not any(incident.reference in html for incident in fresh)
+
+    html = client.get(reverse("incidents:queue"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert late.reference not in html  # cut: 3 of 5 shown ...
+    assert "5 open incidents" in html and "showing the first 3" in html  # ... and said so
+    html = client.get(reverse("incidents:queue"), HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert "5 kejadian terbuka" in html and "menampilkan 3 teratas" in html
+
+
+def test_the_sql_clock_filter_agrees_with_the_clock_shown_in_every_phase(dispatcher):
+    from incidents.models import Incident
+    from semarang112.console.clocks import BREACHED, OK, WARNING, current_clock, open_incident_clock_q
+    from tests.factories import incident_in_status
+
+    now = timezone.now()
+    for minutes in (0, 1, 3, 8, 9.5, 30, 120):
+        with time_machine.travel(now - timedelta(minutes=minutes), tick=False):
+            for status in ("received", "verified", "dispatched", "on_scene"):
+                incident_in_status(status, actor=dispatcher)
+    legacy = incident_in_status("received", actor=dispatcher)  # no stored threshold: the default share
+    Incident.objects.filter(pk=legacy.pk).update(dispatch_warn_at=None, response_warn_at=None)
+
+    open_incidents = Incident.objects.filter(status__in=Incident.OPEN_STATUSES)
+    shown = {incident.pk: current_clock(incident).state(now) for incident in open_incidents}
+    assert {OK, WARNING, BREACHED} <= set(shown.values())  # every state is exercised
+    for state in (OK, WARNING, BREACHED):
+        matched = set(open_incidents.filter(open_incident_clock_q(state, now)).values_list("pk", flat=True))
+        expected = {pk for pk, shown_state in shown.items() if shown_state == state}
+        # exact, except that a row without a stored threshold matches both ok and warning
+        assert matched - {legacy.pk} == expected - {legacy.pk}, state
+        assert (legacy.pk in matched) == (state != BREACHED or shown[legacy.pk] == BREACHED)
+
+
 @pytest.mark.parametrize("count", [5, 50])
 def test_queue_query_count_is_constant(login, dispatcher, seeded, make_incident, count, django_assert_max_num_queries):
     for index in range(count):
