@@ -228,7 +228,9 @@ def run_case(case: Case, runs: int, warmup: int) -> dict:
             result.update({"deep_after_row": position, "list_rows": total})
 
         def evaluate():
-            return list(_page(_fresh(user), case, cursor))
+            from incidents.selectors import list_rows_attach_reference_data
+
+            return list_rows_attach_reference_data(list(_page(_fresh(user), case, cursor)))
 
         def plan_source():
             return _page(_fresh(user), case, cursor)

@@ -27,6 +27,7 @@ from incidents.selectors import (
     call_list_for_user,
     incident_get_for_user,
     incident_list_rows_for_user,
+    list_rows_attach_reference_data,
     timeline_for_incident,
 )
 from semarang112.api.authentication import ApiClientPrincipal, actor_for
@@ -180,6 +181,12 @@ class IncidentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_incident(self) -> Incident:
         return incident_get_for_user(self.request.user, pk=self.kwargs["pk"])
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if self.action == "list" and page is not None:
+            list_rows_attach_reference_data(page)
+        return page
 
     # -- read -------------------------------------------------------------------------------------
     def list(self, request, *args, **kwargs):
