@@ -153,9 +153,12 @@ def incident_list_rows_for_user(user) -> QuerySet[Incident]:
     all for about 75 assignments a page cost more Python time than the page's SQL. ``to_attr``
     stores them as a plain list, without a related manager and a queryset per incident.
     """
-    assignments = Assignment.objects.only(*ASSIGNMENT_SUMMARY_FIELDS).order_by("requested_at", "id")
-    related = ("village",) if config_cache.enabled() else ("village", *REFERENCE_FIELDS)
-    if not config_cache.enabled():
+    assignments = Assignment.objects.order_by("requested_at", "id")
+    if config_cache.enabled():  # configuration rows come from the cache (list_rows_attach_reference_data)
+        related = ("village",)
+        assignments = assignments.only(*ASSIGNMENT_SUMMARY_FIELDS)
+    else:
+        related = ("village", *REFERENCE_FIELDS)
         assignments = assignments.select_related("agency").only(*ASSIGNMENT_SUMMARY_FIELDS, *AGENCY_REF_FIELDS)
     return (
         incident_list_for_user(user)
