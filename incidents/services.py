@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from semarang112.core import config_cache
 from semarang112.core.inserts import insert
+from semarang112.core.transactions import service_atomic
 from semarang112.exceptions import ApplicationError, Conflict, InvalidTransition
 
 from . import sla
@@ -235,7 +236,7 @@ def check_category(category: Category) -> None:
 # ------------------------------------------------------------------------------------------------
 # Calls
 # ------------------------------------------------------------------------------------------------
-@transaction.atomic
+@service_atomic
 def call_create(
     *,
     actor: Actor | AbstractBaseUser | None,
@@ -376,7 +377,7 @@ def call_attach_to_incident(*, call: Call, incident: Incident, actor: Actor | Ab
 # ------------------------------------------------------------------------------------------------
 # Incidents
 # ------------------------------------------------------------------------------------------------
-@transaction.atomic
+@service_atomic  # no savepoint inside the API's all-or-nothing intake (semarang112.core.transactions)
 @config_cache.pinned()
 def incident_create(
     *,

@@ -282,3 +282,18 @@ def test_the_key_scheme_helpers_agree():
     """The secret shape the authentication expects is the shape the services issue."""
     assert api_services.secret_split("abcdefgh." + "x" * 43) is not None
     assert api_services.secret_split("short.x") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_keyed_intake_is_one_transaction_without_savepoints(integration, seeded):
+    """Any error rolls back the record with the incident, so the services inside take no savepoint."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = integration()
+    with CaptureQueriesContext(connection) as queries:
+        response = post(client)
+
+    assert response.status_code == 201, response.content
+    assert not [q["sql"] for q in queries if "SAVEPOINT" in q["sql"].upper()]
+    assert IdempotencyRecord.objects.get().state == IdempotencyRecord.State.COMPLETED
