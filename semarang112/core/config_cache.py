@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 T = TypeVar("T")
 
@@ -66,13 +66,38 @@ def current_version() -> int | None:
     scope = getattr(_local, "scope", None)
     if scope is not None and "version" in scope:
         return scope["version"]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT value FROM core_configversion WHERE id = 1")
-        row = cursor.fetchone()
-    version = row[0] if row else None
+    if _health_check_pending():
+        # Usually a request's first statement: it doubles as Django's connection health check
+        # (CONN_HEALTH_CHECKS), which would otherwise cost a ``SELECT 1`` round trip of its own.
+        # A connection found dead is replaced and the read repeated, as the check would have done.
+        connection.health_check_done = True
+        try:
+            version = _read_version()
+        except (OperationalError, InterfaceError):
+            connection.close()
+            version = _read_version()
+    else:
+        version = _read_version()
     if scope is not None:
         scope["version"] = version
     return version
+
+
+def _read_version() -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM core_configversion WHERE id = 1")
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _health_check_pending() -> bool:
+    """Django would check this reused connection (``SELECT 1``) before its next statement."""
+    return (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
 
 
 @contextmanager

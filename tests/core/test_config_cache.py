@@ -122,3 +122,46 @@ def test_sqlite_keeps_values_for_the_pinned_block_only(fire, sqlite_only):
 
     assert routing_queries(inside.captured_queries) == []
     assert len(routing_queries(after.captured_queries)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_version_read_is_the_requests_connection_health_check(seeded):
+    """CONN_HEALTH_CHECKS: the version read replaces Django's ``SELECT 1``, and still finds a dead
+    connection (here: its backend terminated by the server, as after a restart) and replaces it."""
+    from django.test.client import Client
+
+    def terminate(pid: int) -> None:
+        other = connection.copy()  # a second connection to the same database
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            other.close()
+
+    assert connection.health_check_enabled
+    config_cache.current_version()
+    connection.close_if_unusable_or_obsolete()  # what Django does when a request starts
+    with CaptureQueriesContext(connection) as queries:
+        assert config_cache.current_version() is not None
+    assert [q["sql"] for q in queries] == ["SELECT value FROM core_configversion WHERE id = 1"]
+    assert connection.health_check_done
+
+    dead = connection.connection.info.backend_pid
+    terminate(dead)
+    connection.close_if_unusable_or_obsolete()
+
+    assert config_cache.current_version() is not None
+    assert connection.connection.info.backend_pid != dead
+
+    # The same through an API request: the server dropped the connection between two requests.
+    from semarang112.api.models import ApiClient
+    from semarang112.api.services import api_key_create
+
+    _key, raw = api_key_create(client=ApiClient.objects.create(name="health", scopes=["incidents:read"]))
+    dead = connection.connection.info.backend_pid
+    terminate(dead)
+    connection.close_if_unusable_or_obsolete()  # request_started does this (the test client does not)
+    response = Client().get("/api/v1/incidents/", HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    assert response.status_code == 200, response.content
+    assert connection.connection.info.backend_pid != dead
