@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from semarang112.core import config_cache
 from semarang112.core.inserts import insert
+from semarang112.core.postgres import prepared_cursor
 from semarang112.core.transactions import service_atomic
 from semarang112.exceptions import ApplicationError, Conflict, InvalidTransition
 
@@ -173,7 +174,7 @@ def reference_next(*, region: Region, when: datetime) -> str:
 
 def _reference_counter_step(conn, prefix: str, day) -> int:
     table = "incidents_referencecounter"
-    with conn.cursor() as cursor:
+    with prepared_cursor(conn) as cursor:
         cursor.execute(
             f"INSERT INTO {table} (prefix, day, last_value) VALUES (%s, %s, 1) "
             f"ON CONFLICT (prefix, day) DO UPDATE SET last_value = {table}.last_value + 1 "

@@ -149,6 +149,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # psycopg's prepared statements (Django leaves them off: prepare_threshold None). With them on,
+    # only the statements sent through semarang112.core.postgres.prepared_cursor() are prepared
+    # (the intake's writes): Django's own cursors bind parameters on the client, never prepared.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     # Reference numbers come from a second connection in autocommit (incidents.services.reference_next):
     # the counter row is locked for one statement, not for the whole intake transaction, so
     # concurrent intakes do not queue behind each other's commits. Its commits need not wait for

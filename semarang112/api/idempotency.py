@@ -31,6 +31,7 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from semarang112.core.postgres import prepared_cursor
 from semarang112.core.transactions import all_or_nothing
 
 from .authentication import ApiClientPrincipal
@@ -117,7 +118,7 @@ def _claim(request, key: str) -> int | Response:
     if connection.vendor == "postgresql":
         params.insert(0, f"{settings.API_IDEMPOTENCY_WAIT_MS}ms")
     try:
-        with connection.cursor() as cursor:
+        with prepared_cursor(connection) as cursor:
             cursor.execute(_CLAIM_SQL[connection.vendor], params)
             row = cursor.fetchone()
     except OperationalError as exc:
@@ -167,7 +168,7 @@ def _complete(record_id: int, response: Response) -> None:
     """Store the response on the claimed record (in the transaction that made it)."""
     body = JSONRenderer().render(response.data) or b"null"
     headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(
             _COMPLETE_SQL,
             [IdempotencyRecord.State.COMPLETED, response.status_code, body.decode(), json.dumps(headers), record_id],

@@ -33,6 +33,8 @@ from typing import TypeVar
 
 from django.db import InterfaceError, OperationalError, connection
 
+from .postgres import prepared_cursor
+
 T = TypeVar("T")
 
 #: Tables whose every change bumps the version (the triggers of migration core 0001 and later).
@@ -84,7 +86,7 @@ def current_version() -> int | None:
 
 
 def _read_version() -> int | None:
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute("SELECT value FROM core_configversion WHERE id = 1")
         row = cursor.fetchone()
     return row[0] if row else None

@@ -30,6 +30,8 @@ from django.db import connections, models, router
 from django.db.models import signals
 from django.db.models.sql import InsertQuery
 
+from .postgres import prepared_cursor
+
 M = TypeVar("M", bound=models.Model)
 
 Statement = tuple[str, list[models.Field], list[tuple[models.Field, Any, list]]]
@@ -91,7 +93,7 @@ def insert(obj: M, *, using: str | None = None) -> M:
         obj.save(force_insert=True, using=using)  # pragma: no cover - no caller passes expressions
         return obj
     params = [field.get_db_prep_save(value, connection=connection) for field, value in zip(fields, values, strict=True)]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:  # parsed and planned once per connection
         cursor.execute(sql, params)
         row = cursor.fetchone()
     for (field, col, converters), value in zip(returning, row, strict=True):
