@@ -223,7 +223,10 @@ class Assignment(models.Model):
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="assignments", verbose_name=_("incident")
     )
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("agency"))
+    # Indexed by assignment_agency_inbox_idx and assignment_agency_incident_idx (Meta), which lead with it.
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("agency"), db_index=False
+    )
     unit = models.ForeignKey(
         FieldUnit, on_delete=models.PROTECT, null=True, blank=True, related_name="assignments", verbose_name=_("unit")
     )

@@ -183,9 +183,12 @@ class Call(models.Model):
     NON_CASE_OUTCOMES = (Outcome.INFORMATION, Outcome.PRANK, Outcome.SILENT, Outcome.WRONG_NUMBER, Outcome.TRANSFERRED)
     PRANK_OUTCOMES = (Outcome.PRANK, Outcome.SILENT)
 
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="calls", verbose_name=_("region"))
+    # Indexed by call_region_started_idx and call_number_started_idx (Meta), which lead with them.
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="calls", verbose_name=_("region"), db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.PHONE_112)
-    caller_number = models.CharField(_("caller number"), max_length=32, blank=True, db_index=True)
+    caller_number = models.CharField(_("caller number"), max_length=32, blank=True)
     caller_name = models.CharField(_("caller name"), max_length=120, blank=True)
     started_at = models.DateTimeField(_("started at"), default=timezone.now)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
@@ -267,15 +270,28 @@ class Incident(models.Model):
     FINAL_STATUSES = (Status.CLOSED, Status.CANCELLED, Status.FALSE_ALARM, Status.MERGED)
 
     reference = models.CharField(_("reference number"), max_length=32, unique=True, editable=False)
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("region"))
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("category"))
+    # Region, category and district need no index of their own: each leads a composite index
+    # below, which serves the same lookups (and the PROTECT checks). Every index costs every
+    # report an index insertion.
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("region"), db_index=False
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="incidents", verbose_name=_("category"), db_index=False
+    )
     priority = models.PositiveSmallIntegerField(_("priority"), choices=Priority.choices, default=Priority.P2)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RECEIVED, editable=False)
     channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.PHONE_112)
     description = models.TextField(_("description"), max_length=5000)
     address = models.CharField(_("address"), max_length=500, blank=True)
     district = models.ForeignKey(
-        District, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents", verbose_name=_("district")
+        District,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+        verbose_name=_("district"),
+        db_index=False,
     )
     village = models.ForeignKey(
         Village, on_delete=models.PROTECT, null=True, blank=True, related_name="incidents", verbose_name=_("village")
@@ -298,7 +314,7 @@ class Incident(models.Model):
     )
     # Personal data: masked for roles without the right (permissions issue).
     caller_name = models.CharField(_("caller name"), max_length=120, blank=True)
-    caller_number = models.CharField(_("caller number"), max_length=32, blank=True, db_index=True)
+    caller_number = models.CharField(_("caller number"), max_length=32, blank=True)  # indexed in Meta
     duplicate_of = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -373,6 +389,9 @@ class Incident(models.Model):
             models.Index(fields=["region", "received_at"], name="incident_region_received_idx"),
             models.Index(fields=["category", "received_at"], name="incident_category_received_idx"),
             models.Index(fields=["district", "received_at"], name="incident_district_received_idx"),
+            # Exact lookups only: db_index=True would add a second, varchar_pattern_ops index for
+            # LIKE 'prefix%', which nothing runs.
+            models.Index(fields=["caller_number"], name="incident_caller_number_idx"),
             # Deadlines still running: only open incidents whose milestone is not reached yet.
             models.Index(
                 fields=["dispatch_due_at"],
@@ -477,7 +496,10 @@ class TimelineEvent(models.Model):
         SLA_WARNING = "sla_warning", _("SLA warning")
         SLA_BREACH = "sla_breach", _("SLA breach")
 
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="timeline", verbose_name=_("incident"))
+    # Indexed by timeline_incident_time_idx (incident, created_at), which leads with it.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="timeline", verbose_name=_("incident"), db_index=False
+    )
     assignment = models.ForeignKey(
         "dispatch.Assignment",
         on_delete=models.PROTECT,
