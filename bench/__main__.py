@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200, help="timed runs per queue-list case")
     parser.add_argument("--levels", default="4,8,16,32", help="intake concurrency steps")
     parser.add_argument("--step-seconds", type=float, default=15.0, help="intake seconds per step")
+    parser.add_argument("--slices", type=int, default=3, help="floor/API alternations per intake step")
     parser.add_argument("--profile", action="store_true", help="py-spy the gunicorn workers during intake at c=16")
     parser.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for load average < 1.0 first")
     parser.add_argument("--label", default="", help="a word stored with the results (e.g. before-fix)")
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             levels = [int(level) for level in args.levels.split(",") if level.strip()]
             results["scenarios"]["intake"] = {
                 **note,
-                **intake.run(levels, seconds=args.step_seconds, profile=args.profile, say=say),
+                **intake.run(levels, seconds=args.step_seconds, profile=args.profile, say=say, slices=args.slices),
             }
         else:
             results["scenarios"]["intake"] = {"status": "pending: the REST API (POST /api/v1/incidents/) is not there"}

@@ -5,13 +5,15 @@ The runner starts gunicorn itself (``bench.floor_settings``: the product's setti
 ``wrk`` package) at rising concurrency, a fixed duration per step. Without wrk on the PATH, or with
 ``BENCH_CLIENT=httpx``, an asyncio + httpx client in this process drives it instead; it costs about
 a third of a core at these rates, which the server then lacks, so its figures are lower. Each step
-runs the floor first, then the API. Every API request is a real integration-client report:
+alternates floor and API in ``SLICES`` (3) slices of a third of the step each (floor, API, floor,
+API, ...), so that the machine's drift hits both alike; a step's figures sum its slices (latency
+percentiles: the worst slice's). Every API request is a real integration-client report:
 ``Authorization: Api-Key``, a fresh ``Idempotency-Key``, a body that goes through validation,
 routing suggestion, the timeline and the on-commit work of ``incident_create``.
 
 Rows against answers (``_rows_check``): rows are counted around each step. wrk stops with up to one
 request per connection in flight and never reads those answers (the server completes them), so a
-step's rows may exceed its 201s by at most its connections, never fall short; and every incident
+step's rows may exceed its 201s by at most its connections per slice, never fall short; and every incident
 of the run must have the completed idempotency record holding its 201 (httpx waits for every
 answer, so there the counts are equal).
 
@@ -45,6 +47,7 @@ HOST, PORT = "127.0.0.1", int(os.environ.get("BENCH_PORT", "8765"))
 BASE = f"http://{HOST}:{PORT}"
 CONCURRENCY = [4, 8, 16, 32]
 STEP_SECONDS = 15.0
+SLICES = 3  # per step: floor and API alternate, seconds / SLICES each
 WARMUP_SECONDS = 3.0
 SETTLE_SECONDS = 1.0
 WRK = shutil.which("wrk")
@@ -225,6 +228,26 @@ def _drive_wrk(concurrency: int, seconds: float, mode: str, key: str = "", distr
     }
 
 
+def _merge(parts: list[dict]) -> dict:
+    """One step's slices of one kind as one step: counts summed, throughput over their total time;
+    latency percentiles are the worst slice's (wrk reports percentiles, not histograms to merge)."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = dict(parts[0])
+    for name in ("seconds", "requests", "created_201", "errors", "client_cpu_s"):
+        merged[name] = round(sum(part[name] for part in parts), 2)
+    statuses: dict[str, int] = {}
+    for part in parts:
+        for status, n in part["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    merged["statuses"] = statuses
+    merged["throughput_per_s"] = round(merged["created_201"] / merged["seconds"], 1) if merged["seconds"] else 0.0
+    for name in ("p50_ms", "p95_ms", "p99_ms", "max_ms"):
+        merged[name] = max(part[name] for part in parts)
+    merged["slices"] = [{"seconds": part["seconds"], "throughput_per_s": part["throughput_per_s"]} for part in parts]
+    return merged
+
+
 def _api_request_factory(key: str, districts: list[int]):
     headers_base = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
 
@@ -281,12 +304,12 @@ def _prepare() -> dict:
     }
 
 
-def _rows_check(steps: list[dict], since_id: int, client_id: int) -> dict:
+def _rows_check(steps: list[dict], since_id: int, client_id: int, slices: int = 1) -> dict:
     """Rows against 201s, per step and over the run, and every new incident against its stored 201.
 
     wrk stops with up to one request per connection in flight and never reads those answers: the
     server still completes them, so a step may hold up to ``concurrency`` more rows than 201s it
-    counted, never fewer. Every incident of the run must have the completed idempotency record
+    counted per slice, never fewer. Every incident of the run must have the completed idempotency record
     that holds its 201 (written in its transaction): no row without an answer, no answer without
     a row.
     """
@@ -315,8 +338,8 @@ def _rows_check(steps: list[dict], since_id: int, client_id: int) -> dict:
         }
         for step in steps
     ]
-    ok = all(0 <= s["intake_unread_at_stop"] <= s["concurrency"] for s in per_step) and all(
-        0 <= s["floor_rows"] - s["floor_201"] <= s["concurrency"] for s in per_step
+    ok = all(0 <= s["intake_unread_at_stop"] <= s["concurrency"] * slices for s in per_step) and all(
+        0 <= s["floor_rows"] - s["floor_201"] <= s["concurrency"] * slices for s in per_step
     )
     return {
         "per_step": per_step,
@@ -358,7 +381,13 @@ def _purge_broker() -> int:
         return -1
 
 
-def run(levels: list[int] | None = None, seconds: float = STEP_SECONDS, profile: bool = False, say=print) -> dict:
+def run(
+    levels: list[int] | None = None,
+    seconds: float = STEP_SECONDS,
+    profile: bool = False,
+    say=print,
+    slices: int = SLICES,
+) -> dict:
     db.setup_django()
     if not port_free():
         raise SystemExit(f"port {PORT} is busy; set BENCH_PORT")
@@ -390,16 +419,21 @@ def run(levels: list[int] | None = None, seconds: float = STEP_SECONDS, profile:
         time.sleep(SETTLE_SECONDS)
         for level in levels:
             before = _count_created(since_id)
-            floor = floor_step(level, seconds)
-            spy = None
-            if profile and level == HEADLINE_CONCURRENCY:
-                profile_file = Path(db.REPO) / "bench" / "results" / f"intake-profile-c{level}.txt"
-                spy = _start_profiler(server, seconds, profile_file)
-            api = api_step(level, seconds)
-            if spy is not None:
-                spy.wait(timeout=seconds + 60)
+            floor_parts, api_parts = [], []
+            for index in range(slices):
+                # Floor and API alternate in short slices: this VM's speed drifts by ±20 % within
+                # minutes, and the ratio must not depend on which of the two ran in a faster minute.
+                floor_parts.append(floor_step(level, seconds / slices))
+                spy = None
+                if profile and level == HEADLINE_CONCURRENCY and index == 0:
+                    profile_file = Path(db.REPO) / "bench" / "results" / f"intake-profile-c{level}.txt"
+                    spy = _start_profiler(server, seconds / slices, profile_file)
+                api_parts.append(api_step(level, seconds / slices))
+                if spy is not None:
+                    spy.wait(timeout=seconds + 60)
             time.sleep(SETTLE_SECONDS)  # requests wrk left in flight at its stop finish
             after = _count_created(since_id)
+            floor, api = _merge(floor_parts), _merge(api_parts)
             floor["rows_created"], api["rows_created"] = after[1] - before[1], after[0] - before[0]
             ratio = round(api["throughput_per_s"] / floor["throughput_per_s"], 3) if floor["throughput_per_s"] else None
             steps.append({"concurrency": level, "floor": floor, "intake": api, "intake_over_floor": ratio})
@@ -419,8 +453,9 @@ def run(levels: list[int] | None = None, seconds: float = STEP_SECONDS, profile:
             else f"asyncio + httpx {httpx.__version__}, one process, keep-alive where the server allows it"
         ),
         "step_seconds": seconds,
+        "slices_per_step": slices,
         "steps": steps,
-        "rows_check": _rows_check(steps, since_id, prep["client_id"]),
+        "rows_check": _rows_check(steps, since_id, prep["client_id"], slices),
         "profile": str(profile_file.relative_to(db.REPO)) if profile_file else None,
         "celery_messages_queued": queued,
     }

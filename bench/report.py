@@ -122,7 +122,10 @@ def render(results_dir: Path, plans_dir: Path) -> str:
             add(f"- {_n(size)} incidents: {intake.get('status', 'not run')}")
             continue
         add(f"**{_n(size)} incidents in the database** — {intake['server']}; client: {intake['client']}; "
-            f"{intake['step_seconds']:.0f} s per step; load average before: {intake.get('load_before', '–')}.")  # fmt: skip
+            f"{intake['step_seconds']:.0f} s per step"
+            + (f", floor and intake alternating in {intake['slices_per_step']} slices (p-values: the worst slice's)"
+               if intake.get("slices_per_step", 1) > 1 else "")
+            + f"; load average before: {intake.get('load_before', '–')}.")  # fmt: skip
         add("")
         add(
             "| concurrency | floor req/s | floor p99 ms | intake 201/s | p50 ms | p95 ms | p99 ms | errors | intake ÷ floor |"
