@@ -1,4 +1,4 @@
-"""No index on the tables every report writes is made redundant by another (PostgreSQL).
+"""No index on the tables every report (or rollup) writes is made redundant by another (PostgreSQL).
 
 An index whose columns (with the same operator classes) are the leading columns of another
 index of the same table serves no lookup the other cannot, and still costs every INSERT an index
@@ -20,6 +20,12 @@ HOT_TABLES = (
     "incidents_referencecounter",
     "dispatch_assignment",
     "api_idempotencyrecord",
+    # written by every rollup refresh
+    "reporting_incidentfact",
+    "reporting_assignmentfact",
+    "reporting_callfact",
+    "reporting_calldailystat",
+    "reporting_reportexport",
 )
 
 REDUNDANT = """
