@@ -89,6 +89,18 @@ def test_actions_document_the_conflict_and_intake_documents_idempotency(document
     assert any(p["name"] == "If-Match" for p in patch["parameters"])
 
 
+def test_every_operation_taking_if_match_documents_412(document):
+    """Found by the fuzzer: change-category answered 412 to a stale If-Match, undocumented."""
+    taking = [
+        (path, method)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if any(p.get("name") == "If-Match" for p in operation.get("parameters", []))
+    ]
+    assert ("/api/v1/incidents/{id}/change-category/", "post") in taking
+    assert [(path, method) for path, method in taking if "412" not in document["paths"][path][method]["responses"]] == []
+
+
 def test_no_writable_status_anywhere(document):
     for name, component in document["components"]["schemas"].items():
         # A unit's availability is not a case state; everything else moves only through actions.
