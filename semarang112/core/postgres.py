@@ -62,7 +62,7 @@ def prepared_cursor(connection):
     INSERTs, the configuration version read) are the same text every time and their plans do not
     depend on the values, so they are sent through this cursor: server-side binding with
     ``prepare=True``, i.e. psycopg's named prepared statements, kept per connection. Measured in
-    ``bench.profile_intake``: PostgreSQL's CPU per intake 1.7 → 1.1 ms.
+    ``bench.profile_intake``: PostgreSQL's CPU per intake 2.4–2.8 → 1.3–1.6 ms (bench/RESULTS.md).
 
     Only for such statements: a prepared statement may switch to a generic plan, which for a query
     whose best plan depends on its parameters (an agency's list, a report) can be far worse. It is
@@ -74,7 +74,20 @@ def prepared_cursor(connection):
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        return connection._prepare_cursor(_prepared_cursor_class()(connection.connection))
+        # What DatabaseWrapper._cursor() does, with this cursor class instead of create_cursor()'s.
+        cursor = _prepared_cursor_class()(connection.connection)
+        _match_connection_timezone(connection, cursor)
+        return connection._prepare_cursor(cursor)
+
+
+def _match_connection_timezone(connection, cursor) -> None:
+    """As DatabaseWrapper.create_cursor(): timestamps in Django's connection time zone."""
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+        register_tzloader(connection.timezone, cursor)
 
 
 @functools.cache
