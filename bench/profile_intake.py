@@ -2,6 +2,7 @@
 
     python -m bench.profile_intake --requests 2000              # CPU per request, API vs floor
     python -m bench.profile_intake --requests 300 --pyinstrument /tmp/intake.html
+    python -m bench.profile_intake --requests 1000 --cprofile /tmp/intake.pstats   # CPU by function
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \
         python -m bench.profile_intake --requests 50 --api-only  # run twice, N and 2N: the
                                                                  # difference is per request
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=50, help="requests per batch before switching kind")
     parser.add_argument("--api-only", action="store_true", help="no floor requests (for callgrind)")
     parser.add_argument("--pyinstrument", metavar="HTML", help="profile the API requests with pyinstrument")
+    parser.add_argument(
+        "--cprofile", metavar="PSTATS", help="profile the API requests' CPU time (not wall time) with cProfile"
+    )
     args = parser.parse_args(argv)
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.floor_settings"  # the product's URLs + the floor
@@ -113,6 +117,11 @@ def main(argv: list[str] | None = None) -> None:
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.0005)
+    elif args.cprofile:
+        import cProfile
+
+        # process_time: this process's CPU only, so waits on PostgreSQL and Redis count for nothing.
+        profiler = cProfile.Profile(time.process_time)
 
     totals = {"api": [0.0, 0.0, 0], "floor": [0.0, 0.0, 0]}  # python s, postgres s, count
     remaining = args.requests
@@ -122,13 +131,13 @@ def main(argv: list[str] | None = None) -> None:
         for kind in kinds:
             requests = [make_api(rng) if kind == "api" else intake._floor_request(rng) for _ in range(batch)]
             if profiler and kind == "api":
-                profiler.start()
+                profiler.enable() if args.cprofile else profiler.start()
             python0, postgres0 = time.process_time(), postgres_cpu()
             for request in requests:
                 send(request)
             python1, postgres1 = time.process_time(), postgres_cpu()
             if profiler and kind == "api":
-                profiler.stop()
+                profiler.disable() if args.cprofile else profiler.stop()
             total = totals[kind]
             total[0] += python1 - python0
             total[1] += postgres1 - postgres0
@@ -146,7 +155,12 @@ def main(argv: list[str] | None = None) -> None:
         api = sum(totals["api"][:2]) / totals["api"][2]
         floor = sum(totals["floor"][:2]) / totals["floor"][2]
         print(f"CPU ratio floor ÷ api (the bound on intake ÷ floor): {floor / api:.3f}")
-    if profiler:
+    if profiler and args.cprofile:
+        import pstats
+
+        profiler.dump_stats(args.cprofile)
+        pstats.Stats(args.cprofile).sort_stats("tottime").print_stats(40)
+    elif profiler:
         Path(args.pyinstrument).write_text(profiler.output_html())
         print(profiler.output_text(unicode=False, color=False, show_all=False)[:12000])
 
