@@ -63,11 +63,11 @@ def current_version() -> int | None:
 
     Inside ``pinned()`` it is read once, at the first call, and kept until the block ends.
     """
+    scope = getattr(_local, "scope", None)
+    if scope is not None and "version" in scope:  # first: an intake asks eight times
+        return scope["version"]
     if not enabled():
         return None
-    scope = getattr(_local, "scope", None)
-    if scope is not None and "version" in scope:
-        return scope["version"]
     if _health_check_pending():
         # Usually a request's first statement: it doubles as Django's connection health check
         # (CONN_HEALTH_CHECKS), which would otherwise cost a ``SELECT 1`` round trip of its own.

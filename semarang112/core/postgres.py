@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime
 import functools
 
+from django.utils.connection import ConnectionProxy
+
 UTC_NAMES = ("UTC", "Etc/UTC")
 
 
@@ -69,25 +71,36 @@ def prepared_cursor(connection):
     a Django cursor (query logging, ``CaptureQueriesContext``, error wrapping as usual). On other
     databases it is ``connection.cursor()``.
     """
+    if isinstance(connection, ConnectionProxy):  # ``django.db.connection``: each attribute is a lookup
+        connection = connection._connections[connection._alias]
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     with connection.wrap_database_errors:
         # What DatabaseWrapper._cursor() does, with this cursor class instead of create_cursor()'s.
-        cursor = _prepared_cursor_class()(connection.connection)
-        _match_connection_timezone(connection, cursor)
+        raw = connection.connection
+        cursor = _prepared_cursor_class()(raw)
+        if getattr(raw, "_s112_loader_timezone", None) is not connection.timezone:
+            _match_connection_timezone(connection, cursor)
         return connection._prepare_cursor(cursor)
 
 
 def _match_connection_timezone(connection, cursor) -> None:
-    """As DatabaseWrapper.create_cursor(): timestamps in Django's connection time zone."""
+    """As DatabaseWrapper.create_cursor(): timestamps in Django's connection time zone.
+
+    When the connection's own loader already has that time zone (the usual case), that is noted on
+    the psycopg connection (it lives as long as the loader) and later cursors skip the check.
+    """
     from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
     from django.db.backends.postgresql.psycopg_any import register_tzloader
     from psycopg.pq import Format
 
-    if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+    raw = connection.connection
+    if connection.timezone != raw.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
         register_tzloader(connection.timezone, cursor)
+    else:
+        raw._s112_loader_timezone = connection.timezone
 
 
 @functools.cache
