@@ -83,7 +83,8 @@ class _ConfigLookupMixin:
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (str, int)):
             return super().to_internal_value(data)
-        model = self.get_queryset().model
+        # The declared queryset's model: get_queryset() would clone the queryset just to name it.
+        model = (self.queryset if self.queryset is not None else self.get_queryset()).model
         key = f"api.lookup:{model._meta.label}:{getattr(self, 'slug_field', 'pk')}:{type(data).__name__}:{data}"
         return copy.copy(config_cache.cached(key, lambda: super(_ConfigLookupMixin, self).to_internal_value(data)))
 

@@ -44,4 +44,12 @@ class FlatInputSerializer(serializers.Serializer):
                 raise TypeError(f"{cls.__name__}.{name}: FlatInputSerializer takes plain fields only")
 
     def get_fields(self):
-        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+        return {name: _shallow_copy(field) for name, field in self._declared_fields.items()}
+
+
+def _shallow_copy(field):
+    """What ``copy.copy(field)`` gives (a new instance sharing the attribute values), without the
+    pickle protocol's detour through ``__reduce_ex__``: a field keeps all its state in ``__dict__``."""
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    return clone

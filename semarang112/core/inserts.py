@@ -9,7 +9,8 @@ row, in the same order:
 
 * ``pre_save`` signal, ``_prepare_related_fields_for_save`` (refuses unsaved related objects),
 * each field's ``pre_save(obj, add=True)`` (``auto_now_add``, …) and ``get_db_prep_save`` — the
-  compiler's own conversion of each value,
+  compiler's own conversion of each value (not called where it is known to return the value as
+  is: a string or None in a plain text column, None in a foreign key or timestamp),
 * the one statement, the returned primary key (and any ``db_returning`` field) set on the object,
   ``_state`` marked saved,
 * ``post_save`` signal with ``created=True``.
@@ -33,6 +34,12 @@ from django.db.models.sql import InsertQuery
 from .postgres import prepared_cursor
 
 M = TypeVar("M", bound=models.Model)
+
+# Field classes whose get_db_prep_save() returns these values unchanged, on every database
+# (Field.get_prep_value → to_python → the value; ForeignKey maps None to None): the common case of
+# an intake's columns, without three calls per column. Exact classes only (a subclass may convert).
+_STR_AS_IS = frozenset({models.CharField, models.TextField})
+_NONE_AS_IS = frozenset({models.CharField, models.TextField, models.ForeignKey, models.DateTimeField})
 
 Statement = tuple[str, list[models.Field], list[tuple[models.Field, Any, list]]]
 _compiled: dict[tuple[type[models.Model], str], Statement | None] = {}
@@ -92,15 +99,116 @@ def insert(obj: M, *, using: str | None = None) -> M:
     if any(hasattr(value, "resolve_expression") for value in values):
         obj.save(force_insert=True, using=using)  # pragma: no cover - no caller passes expressions
         return obj
-    params = [field.get_db_prep_save(value, connection=connection) for field, value in zip(fields, values, strict=True)]
+    params = _params(fields, values, connection)
     with prepared_cursor(connection) as cursor:  # parsed and planned once per connection
         cursor.execute(sql, params)
         row = cursor.fetchone()
+    _saved(obj, returning, row, connection, using)
+    signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+    return obj
+
+
+def insert_pair(parent: M, child: models.Model, *, link: str, using: str | None = None) -> M:
+    """Save the new ``parent`` and a new ``child`` whose foreign key ``link`` points at it.
+
+    On PostgreSQL one statement writes both (``WITH parent_row AS (INSERT … RETURNING id) INSERT
+    INTO child … VALUES (…, (SELECT id FROM parent_row), …)``): one round trip instead of two, for
+    the row written with every new incident (its first timeline event). Each row is what
+    ``insert()`` would write, and both instances end up saved. The signals are those of two
+    ``insert()`` calls, with one difference in order: both ``pre_save`` signals come before the
+    statement, so the child's ``pre_save`` sees a parent without a primary key yet; then
+    ``post_save`` of the parent, then of the child. Elsewhere (SQLite has no data-modifying CTE),
+    and wherever ``insert()`` would fall back to ``save()``, it is ``insert(parent)`` then
+    ``insert(child)``. Returns the parent.
+    """
+    parent_model, child_model = type(parent), type(child)
+    using = using or router.db_for_write(parent_model, instance=parent)
+    link_field = child_model._meta.get_field(link)
+    statement = _pair_statement(parent_model, child_model, link_field, using)
+    if statement is None or parent.pk is not None or child.pk is not None:
+        insert(parent, using=using)
+        insert(child, using=using)
+        return parent
+    sql, parent_fields, child_fields, parent_returning, child_returning = statement
+    connection = connections[using]
+    signals.pre_save.send(sender=parent_model, instance=parent, raw=False, using=using, update_fields=None)
+    parent._prepare_related_fields_for_save(operation_name="save")
+    parent_values = [field.pre_save(parent, True) for field in parent_fields]
+    signals.pre_save.send(sender=child_model, instance=child, raw=False, using=using, update_fields=None)
+    child._prepare_related_fields_for_save(
+        operation_name="save", fields=[field for field in child_model._meta.concrete_fields if field is not link_field]
+    )
+    child_values = [field.pre_save(child, True) for field in child_fields]
+    params = _params(parent_fields, parent_values, connection) + _params(child_fields, child_values, connection)
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        child_id, parent_id = cursor.fetchone()
+    _saved(parent, parent_returning, [parent_id], connection, using)
+    child._prepare_related_fields_for_save(operation_name="save", fields=[link_field])  # takes the parent's key
+    _saved(child, child_returning, [child_id], connection, using)
+    signals.post_save.send(sender=parent_model, instance=parent, created=True, update_fields=None, raw=False, using=using)
+    signals.post_save.send(sender=child_model, instance=child, created=True, update_fields=None, raw=False, using=using)
+    return parent
+
+
+PairStatement = tuple[str, list[models.Field], list[models.Field], list, list]
+_compiled_pairs: dict[tuple, PairStatement | None] = {}
+
+
+def _pair_statement(parent_model, child_model, link_field, using: str) -> PairStatement | None:
+    """(SQL, parent's fields, child's fields but the link, their returning converters), or None."""
+    key = (parent_model, child_model, link_field.name, using)
+    if key in _compiled_pairs:
+        return _compiled_pairs[key]
+    statement = None
+    parent, child = _statement(parent_model, using), _statement(child_model, using)
+    connection = connections[using]
+    if (
+        connection.vendor == "postgresql"
+        and parent is not None
+        and child is not None
+        and link_field.many_to_one
+        and link_field.remote_field.model is parent_model
+        and link_field.target_field is parent_model._meta.pk
+    ):
+        parent_sql, parent_fields, parent_returning = parent
+        child_sql, child_fields, child_returning = child
+        head, _, rest = child_sql.partition(" VALUES (")
+        values, _, returning = rest.rpartition(") RETURNING ")
+        if values == ", ".join(["%s"] * len(child_fields)) and link_field in child_fields:
+            qn = connection.ops.quote_name
+            placeholders = [
+                f"(SELECT {qn(parent_model._meta.pk.column)} FROM parent_row)" if field is link_field else "%s"
+                for field in child_fields
+            ]
+            sql = (
+                f"WITH parent_row AS ({parent_sql}) {head} VALUES ({', '.join(placeholders)}) "
+                f"RETURNING {returning}, {qn(child_model._meta.db_table)}.{qn(link_field.column)}"
+            )
+            statement = (
+                sql,
+                parent_fields,
+                [field for field in child_fields if field is not link_field],
+                parent_returning,
+                child_returning,
+            )
+    _compiled_pairs[key] = statement
+    return statement
+
+
+def _params(fields, values, connection) -> list:
+    return [
+        value if (value is None and field.__class__ in _NONE_AS_IS) or (value.__class__ is str and field.__class__ in _STR_AS_IS)
+        else field.get_db_prep_save(value, connection=connection)
+        for field, value in zip(fields, values, strict=True)
+    ]
+
+
+def _saved(obj, returning, row, connection, using: str) -> None:
+    """Set the returned values (converted as the compiler converts them) and mark ``obj`` saved."""
     for (field, col, converters), value in zip(returning, row, strict=True):
         for converter in converters:
             value = converter(value, col, connection)
         setattr(obj, field.attname, value)
     obj._state.adding = False
     obj._state.db = using
-    signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using)
-    return obj
