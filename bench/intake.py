@@ -21,7 +21,7 @@ Server setting (documented in RESULTS.md): gunicorn ``--workers 5`` sync workers
 (``BENCH_GUNICORN_WORKERS`` / ``BENCH_GUNICORN_CLASS`` / ``BENCH_GUNICORN_THREADS`` to change),
 DEBUG off, Redis as cache (throttle counters) and Celery broker (no worker consumes during the
 run; the queue is purged afterwards). The bench client's ``throttle_rate`` is raised to
-100000/s so that the throttle is exercised (one Redis pipeline per request) but never refuses.
+100000/s so that the throttle is exercised (one Redis command per request) but never refuses.
 """
 
 from __future__ import annotations

@@ -11,18 +11,21 @@ Cloudflare ("How we built rate limiting capable of scaling to millions of domain
 ``SimpleRateThrottle`` keeps the timestamp of every request of the last period in one cache value
 and rewrites it on each request: its cost grows with the rate (a 24,000/min national client meant
 pickling 24,000 floats per request) and concurrent workers overwrite each other's lists. Here every
-request costs one atomic increment and one read, in one round trip on Redis; a refused request
-gives its increment back, so hammering does not extend the block.
+request costs one atomic increment and one read, in one round trip on Redis (one small Lua script,
+see ``window_hit``); a refused request gives its increment back, so hammering does not extend the
+block.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import NoScriptError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
@@ -50,17 +53,29 @@ def _redis_client(cache: RedisCache):
     return client
 
 
+# INCR + EXPIRE of this window's counter and GET of the previous one, atomically, as one command:
+# redis-py's pipeline of the same three commands cost about half again as much client CPU per
+# request (measured: 93 µs against 60 µs). Sent by its SHA1; a Redis that has not seen it yet (a
+# restart empties the script cache) is sent the text once. (Lua's ``false`` is Redis's nil.)
+_WINDOW_HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return {count, redis.call('GET', KEYS[2])}
+"""
+_WINDOW_HIT_SHA = hashlib.sha1(_WINDOW_HIT_SCRIPT.encode()).hexdigest()
+
+
 def window_hit(key: str, window: int, ttl: int) -> tuple[int, int]:
     """Count one request in ``window``: (count of this window including it, count of the one before)."""
     cache = caches["default"]
     current, previous = f"{key}:{window}", f"{key}:{window - 1}"
     if isinstance(cache, RedisCache):
         current, previous = cache.make_and_validate_key(current), cache.make_and_validate_key(previous)
-        pipe = _redis_client(cache).pipeline(transaction=False)
-        pipe.incr(current)
-        pipe.expire(current, ttl)
-        pipe.get(previous)
-        count, _expire, before = pipe.execute()
+        client = _redis_client(cache)
+        try:
+            count, before = client.evalsha(_WINDOW_HIT_SHA, 2, current, previous, ttl)
+        except NoScriptError:
+            count, before = client.eval(_WINDOW_HIT_SCRIPT, 2, current, previous, ttl)
         return int(count), int(before or 0)
     # Other caches (local memory in development and tests): add() creates the counter atomically.
     if not cache.add(current, 1, ttl):

@@ -1,7 +1,7 @@
 """Rate limits: a sliding window from two fixed windows, O(1) per request, on Redis in production.
 
 The behaviour tests run on the tests' local-memory cache and move the throttle's clock; the Redis
-tests run the same requests through the real Redis pipeline (skipped when Redis is unreachable,
+tests run the same requests through the real Redis script (skipped when Redis is unreachable,
 failed on CI).
 """
 
@@ -120,7 +120,7 @@ def test_a_bad_stored_rate_falls_back_to_the_default_instead_of_failing(integrat
 
 
 # ------------------------------------------------------------------------------------------------
-# The Redis path (production): one pipeline per request
+# The Redis path (production): one script call per request
 # ------------------------------------------------------------------------------------------------
 @pytest.fixture
 def redis_cache(settings):
@@ -151,15 +151,27 @@ def test_on_redis_one_round_trip_per_request(integration, seeded, clock, redis_c
     client = integration(throttle_rate="1000/min")
     client.get(LIST)
     calls = []
-    import redis.client
+    import redis
 
-    original = redis.client.Pipeline.execute
+    original = redis.Redis.execute_command
 
-    def spy(self, *args, **kwargs):
-        calls.append([command[0][0] for command in self.command_stack])
-        return original(self, *args, **kwargs)
+    def spy(self, *args, **options):
+        calls.append(args[0])
+        return original(self, *args, **options)
 
-    monkeypatch.setattr(redis.client.Pipeline, "execute", spy)
+    monkeypatch.setattr(redis.Redis, "execute_command", spy)
     statuses(client, 3)
 
-    assert calls == [["INCRBY", "EXPIRE", "GET"]] * 3
+    assert calls == ["EVALSHA"] * 3
+
+
+def test_on_redis_the_script_is_sent_again_after_a_restart_emptied_the_script_cache(
+    integration, seeded, clock, three_per_minute, redis_cache
+):
+    client = integration()
+    assert statuses(client, 2) == [200, 200]
+
+    redis_cache.script_flush()  # what a Redis restart does to it
+
+    assert statuses(client, 2) == [200, 429]
+    assert redis_cache.script_exists(throttling._WINDOW_HIT_SHA) == [True]
