@@ -259,6 +259,7 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("API_THROTTLE_ANON_RATE", "30/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "semarang112.api.negotiation.CachedContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["semarang112.api.parsers.LimitedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "semarang112.api.pagination.KeysetPagination",
     "PAGE_SIZE": int(os.environ.get("API_PAGE_SIZE", "25")),
