@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from semarang112.core import config_cache
-from semarang112.core.inserts import insert
+from semarang112.core.inserts import insert, insert_pair
 from semarang112.core.postgres import prepared_cursor
 from semarang112.core.transactions import service_atomic
 from semarang112.exceptions import ApplicationError, Conflict, InvalidTransition
@@ -84,18 +84,45 @@ def timeline_event_create(
 ) -> TimelineEvent:
     """Append one timeline event. Call inside the transaction that made the change."""
     return insert(
-        TimelineEvent(
+        _timeline_event(
             incident=incident,
-            assignment=assignment,
-            actor=actor.user_or_none,
-            actor_label=actor.label if actor.user_or_none is None else "",
             kind=kind,
+            actor=actor,
             from_state=from_state,
             to_state=to_state,
             note=note,
-            payload=payload or {},
-            created_at=at or timezone.now(),
+            payload=payload,
+            assignment=assignment,
+            at=at,
         )
+    )
+
+
+def _timeline_event(
+    *,
+    incident: Incident,
+    kind: str,
+    actor: Actor,
+    from_state: str = "",
+    to_state: str = "",
+    note: str = "",
+    payload: dict[str, Any] | None = None,
+    assignment=None,
+    at: datetime | None = None,
+) -> TimelineEvent:
+    """The unsaved event (``timeline_event_create`` saves it; ``incident_create`` saves it with
+    the incident, in one statement)."""
+    return TimelineEvent(
+        incident=incident,
+        assignment=assignment,
+        actor=actor.user_or_none,
+        actor_label=actor.label if actor.user_or_none is None else "",
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        note=note,
+        payload=payload or {},
+        created_at=at or timezone.now(),
     )
 
 
@@ -440,9 +467,8 @@ def incident_create(
         received_at=received_at,
         **sla.incident_due_times(category=category, priority=priority or category.default_priority, start=received_at),
     )
-    insert(incident)  # the statement compiled once (semarang112.core.inserts): every report runs it
     suggested = routing_suggest(category=category, district=district)
-    timeline_event_create(
+    created = _timeline_event(
         incident=incident,
         kind=K.CREATED,
         actor=actor,
@@ -455,6 +481,9 @@ def incident_create(
         },
         at=now,
     )
+    # The incident and its first timeline event in one statement, compiled once
+    # (semarang112.core.inserts): every report runs it.
+    insert_pair(incident, created, link="incident")
     if call is not None:
         call.incident = incident
         call.outcome = Call.Outcome.EMERGENCY

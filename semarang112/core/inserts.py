@@ -21,6 +21,10 @@ table inheritance), a proxy model, a primary key set by the caller, or fields wh
 database computes (``db_default``, ``db_returning``). A model's
 own ``save()`` override is not called: use ``insert()`` only where the model's ``save()`` adds
 nothing for new rows (tests hold it to ``Model.save()``'s result, column for column).
+
+``insert_pair()`` writes a new row and a new row that references it (an incident and its first
+timeline event) with both compiled statements joined into one on PostgreSQL: one round trip where
+two were, which under load was worth more than the statement itself (bench/RESULTS.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""insert(): one precompiled INSERT per new row, with Model.save()'s result, column for column."""
+"""insert(): one precompiled INSERT per new row, with Model.save()'s result, column for column;
+insert_pair(): a row and the row that references it, in one statement on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dispatch.models import Assignment
 from incidents.models import Incident, TimelineEvent
-from semarang112.core.inserts import insert
+from semarang112.core.inserts import insert, insert_pair
 from tests.factories import CategoryFactory, DistrictFactory, UserFactory, create_incident, default_region
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +132,107 @@ def test_a_database_error_leaves_no_row_and_the_instance_unsaved():
     assert duplicate.pk is None and duplicate._state.adding
     assert Incident.objects.filter(reference="SMG-TEST-DUP").count() == 1
 
+
+
+# ------------------------------------------------------------------------------------------------
+# insert_pair(): the incident and its first timeline event
+# ------------------------------------------------------------------------------------------------
+def event_for(incident, **extra) -> TimelineEvent:
+    return TimelineEvent(
+        incident=incident, kind="created", to_state="received", actor_label="api:x", payload={"a": [1, "✓"]}, **extra
+    )
+
+
+def test_the_pair_writes_the_rows_save_writes_and_both_instances_are_saved():
+    fields = incident_fields()
+    saved = Incident.objects.create(reference="SMG-TEST-0101", **fields)
+    saved_event = event_for(saved)
+    saved_event.save()
+    incident = Incident(reference="SMG-TEST-0102", **fields)
+    event = event_for(incident)
+
+    assert insert_pair(incident, event, link="incident") is incident
+
+    assert incident.pk is not None and event.pk is not None
+    assert not incident._state.adding and not event._state.adding
+    assert event.incident_id == incident.pk
+    with CaptureQueriesContext(connection) as queries:
+        assert event.incident is incident  # the relation is kept, not read again
+    assert not queries.captured_queries
+    ours, django = columns(incident), columns(saved)
+    for moment in ("created_at", "updated_at"):
+        assert abs(ours.pop(moment) - django.pop(moment)) < timedelta(seconds=5)
+    assert ours.pop("reference") == "SMG-TEST-0102"
+    django.pop("reference")
+    assert ours == django
+    ours, django = columns(event), columns(saved_event)
+    assert abs(ours.pop("created_at") - django.pop("created_at")) < timedelta(seconds=5)
+    assert ours.pop("incident_id") == incident.pk
+    django.pop("incident_id")
+    assert ours == django
+
+
+def test_the_pair_is_one_statement_on_postgresql_and_sends_both_save_signals():
+    fields = incident_fields()
+    seen = []
+
+    def before(sender, instance, raw, **kwargs):
+        seen.append(("pre", sender.__name__, instance.pk))
+
+    def after(sender, instance, created, raw, update_fields, **kwargs):
+        seen.append(("post", sender.__name__, instance.pk, created))
+
+    for model in (Incident, TimelineEvent):
+        pre_save.connect(before, sender=model, dispatch_uid=f"test-pair-pre-{model.__name__}")
+        post_save.connect(after, sender=model, dispatch_uid=f"test-pair-post-{model.__name__}")
+    try:
+        incident = Incident(reference="SMG-TEST-0103", **fields)
+        event = event_for(incident)
+        with CaptureQueriesContext(connection) as queries:
+            insert_pair(incident, event, link="incident")
+    finally:
+        for model in (Incident, TimelineEvent):
+            pre_save.disconnect(sender=model, dispatch_uid=f"test-pair-pre-{model.__name__}")
+            post_save.disconnect(sender=model, dispatch_uid=f"test-pair-post-{model.__name__}")
+
+    writes = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1 and writes[0].startswith("WITH parent_row AS (INSERT INTO \"incidents_incident\"")
+        assert seen == [
+            ("pre", "Incident", None),
+            ("pre", "TimelineEvent", None),
+            ("post", "Incident", incident.pk, True),
+            ("post", "TimelineEvent", event.pk, True),
+        ]
+    else:  # no data-modifying CTE: insert() twice
+        assert len(writes) == 2
+        assert seen == [
+            ("pre", "Incident", None),
+            ("post", "Incident", incident.pk, True),
+            ("pre", "TimelineEvent", None),
+            ("post", "TimelineEvent", event.pk, True),
+        ]
+
+
+def test_an_unsaved_object_elsewhere_in_the_child_is_refused_before_anything_is_written():
+    incident = Incident(reference="SMG-TEST-0104", **incident_fields())
+    event = event_for(incident, assignment=Assignment())
+
+    with pytest.raises(ValueError, match="unsaved related object"), transaction.atomic():
+        insert_pair(incident, event, link="incident")
+    assert not Incident.objects.filter(reference="SMG-TEST-0104").exists()
+    assert TimelineEvent.objects.count() == 0
+
+
+def test_a_database_error_in_the_pair_leaves_neither_row():
+    fields = incident_fields()
+    Incident.objects.create(reference="SMG-TEST-DUP2", **fields)
+    incident = Incident(reference="SMG-TEST-DUP2", **fields)
+    event = event_for(incident)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_pair(incident, event, link="incident")
+    assert incident.pk is None and incident._state.adding
+    assert event.pk is None and event._state.adding
+    assert Incident.objects.filter(reference="SMG-TEST-DUP2").count() == 1
+    assert TimelineEvent.objects.count() == 0
