@@ -70,35 +70,13 @@ def as_actor(actor: Actor | AbstractBaseUser | None) -> Actor:
 # ------------------------------------------------------------------------------------------------
 # Timeline
 # ------------------------------------------------------------------------------------------------
-def timeline_event_create(
-    *,
-    incident: Incident,
-    kind: str,
-    actor: Actor,
-    from_state: str = "",
-    to_state: str = "",
-    note: str = "",
-    payload: dict[str, Any] | None = None,
-    assignment=None,
-    at: datetime | None = None,
-) -> TimelineEvent:
-    """Append one timeline event. Call inside the transaction that made the change."""
-    return insert(
-        _timeline_event(
-            incident=incident,
-            kind=kind,
-            actor=actor,
-            from_state=from_state,
-            to_state=to_state,
-            note=note,
-            payload=payload,
-            assignment=assignment,
-            at=at,
-        )
-    )
+def timeline_event_create(**fields: Any) -> TimelineEvent:
+    """Append one timeline event (``fields`` as ``timeline_event_build`` takes them). Call inside the
+    transaction that made the change."""
+    return insert(timeline_event_build(**fields))
 
 
-def _timeline_event(
+def timeline_event_build(
     *,
     incident: Incident,
     kind: str,
@@ -468,7 +446,7 @@ def incident_create(
         **sla.incident_due_times(category=category, priority=priority or category.default_priority, start=received_at),
     )
     suggested = routing_suggest(category=category, district=district)
-    created = _timeline_event(
+    created = timeline_event_build(
         incident=incident,
         kind=K.CREATED,
         actor=actor,

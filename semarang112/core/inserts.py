@@ -133,16 +133,18 @@ def insert_pair(parent: M, child: models.Model, *, link: str, using: str | None 
         insert(parent, using=using)
         insert(child, using=using)
         return parent
-    sql, parent_fields, child_fields, parent_returning, child_returning = statement
+    sql, parent_fields, child_fields, child_relations, parent_returning, child_returning = statement
     connection = connections[using]
     signals.pre_save.send(sender=parent_model, instance=parent, raw=False, using=using, update_fields=None)
     parent._prepare_related_fields_for_save(operation_name="save")
     parent_values = [field.pre_save(parent, True) for field in parent_fields]
     signals.pre_save.send(sender=child_model, instance=child, raw=False, using=using, update_fields=None)
-    child._prepare_related_fields_for_save(
-        operation_name="save", fields=[field for field in child_model._meta.concrete_fields if field is not link_field]
-    )
+    child._prepare_related_fields_for_save(operation_name="save", fields=child_relations)
     child_values = [field.pre_save(child, True) for field in child_fields]
+    if any(hasattr(value, "resolve_expression") for value in parent_values + child_values):
+        insert(parent, using=using)  # pragma: no cover - as insert(): no caller passes expressions
+        insert(child, using=using)
+        return parent
     params = _params(parent_fields, parent_values, connection) + _params(child_fields, child_values, connection)
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
@@ -155,12 +157,14 @@ def insert_pair(parent: M, child: models.Model, *, link: str, using: str | None 
     return parent
 
 
-PairStatement = tuple[str, list[models.Field], list[models.Field], list, list]
+# SQL, the parent's fields, the child's fields but the link, the child's other concrete fields (checked
+# for unsaved related objects before the statement), the parent's and the child's returning fields.
+PairStatement = tuple[str, list[models.Field], list[models.Field], list[models.Field], list, list]
 _compiled_pairs: dict[tuple, PairStatement | None] = {}
 
 
 def _pair_statement(parent_model, child_model, link_field, using: str) -> PairStatement | None:
-    """(SQL, parent's fields, child's fields but the link, their returning converters), or None."""
+    """The ``PairStatement`` of a parent and child model, or None where two INSERTs are needed."""
     key = (parent_model, child_model, link_field.name, using)
     if key in _compiled_pairs:
         return _compiled_pairs[key]
@@ -193,6 +197,7 @@ def _pair_statement(parent_model, child_model, link_field, using: str) -> PairSt
                 sql,
                 parent_fields,
                 [field for field in child_fields if field is not link_field],
+                [field for field in child_model._meta.concrete_fields if field is not link_field],
                 parent_returning,
                 child_returning,
             )
