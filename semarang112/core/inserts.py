@@ -25,6 +25,11 @@ nothing for new rows (tests hold it to ``Model.save()``'s result, column for col
 ``insert_pair()`` writes a new row and a new row that references it (an incident and its first
 timeline event) with both compiled statements joined into one on PostgreSQL: one round trip where
 two were, which under load was worth more than the statement itself (bench/RESULTS.md).
+
+A field may hold an ``SqlValue``: an SQL expression the database evaluates in the INSERT itself
+(an incident's reference number, drawn from a sequence in the same round trip as the row). The
+statement returns the value written and it is set on the instance. Where the shortcut does not
+apply, the expression is evaluated first with a ``SELECT`` and the row saved with its result.
 """
 
 from __future__ import annotations
@@ -45,16 +50,37 @@ M = TypeVar("M", bound=models.Model)
 _STR_AS_IS = frozenset({models.CharField, models.TextField})
 _NONE_AS_IS = frozenset({models.CharField, models.TextField, models.ForeignKey, models.DateTimeField})
 
+class SqlValue:
+    """A column value the database computes in the INSERT: ``sql`` is an SQL expression (a scalar
+    subquery in parentheses will do) with ``%s`` placeholders for ``params``. The text becomes part of the compiled statement (prepared once per
+    connection), so it must be the same for every row; only the parameters vary."""
+
+    __slots__ = ("sql", "params")
+
+    def __init__(self, sql: str, params: list | tuple = ()) -> None:
+        self.sql = sql
+        self.params = list(params)
+
+    def __repr__(self) -> str:
+        return f"SqlValue({self.sql!r}, {self.params!r})"
+
+
 Statement = tuple[str, list[models.Field], list[tuple[models.Field, Any, list]]]
-_compiled: dict[tuple[type[models.Model], str], Statement | None] = {}
+# The positions of a row's SqlValue fields and their SQL: part of a statement's identity.
+Computed = tuple[tuple[int, str], ...]
+_compiled: dict[tuple[type[models.Model], str, Computed], Statement | None] = {}
 
 
-def _statement(model: type[models.Model], using: str) -> Statement | None:
+def _statement(model: type[models.Model], using: str, computed: Computed = ()) -> Statement | None:
     """(SQL, fields whose values it takes, fields it returns with their converters), or None where
-    save() must be used."""
-    key = (model, using)
+    save() must be used. With ``computed``, those fields' placeholders are their SQL expressions
+    and the fields are returned after the primary key."""
+    key = (model, using, computed)
     if key in _compiled:
         return _compiled[key]
+    if computed:
+        _compiled[key] = statement = _computed_statement(model, using, computed)
+        return statement
     connection = connections[using]
     opts = model._meta
     returning = list(opts.db_returning_fields)
@@ -87,28 +113,88 @@ def _statement(model: type[models.Model], using: str) -> Statement | None:
     return statement
 
 
+def _computed_statement(model, using: str, computed: Computed) -> Statement | None:
+    base = _statement(model, using)
+    if base is None:
+        return None
+    sql, fields, returning = base
+    head, _, rest = sql.partition(" VALUES (")
+    values, _, returned = rest.rpartition(") RETURNING ")
+    if values != ", ".join(["%s"] * len(fields)):  # pragma: no cover - a backend with other placeholders
+        return None
+    placeholders = ["%s"] * len(fields)
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    extra = []
+    for index, expression in computed:
+        placeholders[index] = f"({expression})"
+        field = fields[index]
+        col = field.get_col(model._meta.db_table)
+        extra.append((field, col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+        returned += f", {qn(model._meta.db_table)}.{qn(field.column)}"
+    return f"{head} VALUES ({', '.join(placeholders)}) RETURNING {returned}", fields, [*returning, *extra]
+
+
+def _computed(values: list) -> Computed:
+    return tuple((index, value.sql) for index, value in enumerate(values) if value.__class__ is SqlValue)
+
+
+def _evaluate_sql_values(obj, using: str) -> None:
+    """Where no compiled statement applies: each SqlValue of ``obj`` becomes its value, read with a
+    SELECT (in the caller's transaction), so that ``save()`` writes plain values."""
+    for field in obj._meta.concrete_fields:
+        value = getattr(obj, field.attname)
+        if value.__class__ is SqlValue:
+            with connections[using].cursor() as cursor:
+                cursor.execute(f"SELECT {value.sql}", value.params)
+                setattr(obj, field.attname, cursor.fetchone()[0])
+
+
+def _params_with_sql_values(fields, values, computed: Computed, connection) -> list:
+    """``_params()``, with each SqlValue's parameters in the place of its value."""
+    plain = list(values)
+    for index, _sql in computed:
+        plain[index] = None
+    params = _params(fields, plain, connection)
+    for index, _sql in reversed(computed):
+        params[index : index + 1] = values[index].params
+    return params
+
+
 def insert(obj: M, *, using: str | None = None) -> M:
     """Save the new ``obj`` with one INSERT, as ``obj.save(force_insert=True)`` would. Returns it."""
     model = type(obj)
     using = using or router.db_for_write(model, instance=obj)
     statement = _statement(model, using)
     if statement is None or obj.pk is not None:
-        obj.save(force_insert=True, using=using)
-        return obj
-    sql, fields, returning = statement
+        return _save(obj, using)
+    fields = statement[1]
     connection = connections[using]
     signals.pre_save.send(sender=model, instance=obj, raw=False, using=using, update_fields=None)
     obj._prepare_related_fields_for_save(operation_name="save")
     values = [field.pre_save(obj, True) for field in fields]
     if any(hasattr(value, "resolve_expression") for value in values):
-        obj.save(force_insert=True, using=using)  # pragma: no cover - no caller passes expressions
-        return obj
-    params = _params(fields, values, connection)
+        return _save(obj, using)  # pragma: no cover - no caller passes expressions
+    computed = _computed(values)
+    if computed:
+        statement = _statement(model, using, computed)
+        if statement is None:  # pragma: no cover - a backend with other placeholders
+            return _save(obj, using)
+        params = _params_with_sql_values(fields, values, computed, connection)
+    else:
+        params = _params(fields, values, connection)
+    sql, fields, returning = statement
     with prepared_cursor(connection) as cursor:  # parsed and planned once per connection
         cursor.execute(sql, params)
         row = cursor.fetchone()
     _saved(obj, returning, row, connection, using)
     signals.post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=using)
+    return obj
+
+
+def _save(obj: M, using: str) -> M:
+    _evaluate_sql_values(obj, using)
+    obj.save(force_insert=True, using=using)
     return obj
 
 
@@ -133,7 +219,7 @@ def insert_pair(parent: M, child: models.Model, *, link: str, using: str | None 
         insert(parent, using=using)
         insert(child, using=using)
         return parent
-    sql, parent_fields, child_fields, child_relations, parent_returning, child_returning = statement
+    parent_fields, child_fields, child_relations = statement[1:4]
     connection = connections[using]
     signals.pre_save.send(sender=parent_model, instance=parent, raw=False, using=using, update_fields=None)
     parent._prepare_related_fields_for_save(operation_name="save")
@@ -145,11 +231,22 @@ def insert_pair(parent: M, child: models.Model, *, link: str, using: str | None 
         insert(parent, using=using)  # pragma: no cover - as insert(): no caller passes expressions
         insert(child, using=using)
         return parent
-    params = _params(parent_fields, parent_values, connection) + _params(child_fields, child_values, connection)
+    computed = _computed(parent_values)
+    if computed:
+        statement = _pair_statement(parent_model, child_model, link_field, using, computed)
+        if statement is None:  # pragma: no cover - a backend with other placeholders
+            insert(parent, using=using)
+            insert(child, using=using)
+            return parent
+        parent_params = _params_with_sql_values(parent_fields, parent_values, computed, connection)
+    else:
+        parent_params = _params(parent_fields, parent_values, connection)
+    sql, _, _, _, parent_returning, child_returning = statement
+    params = parent_params + _params(child_fields, child_values, connection)
     with prepared_cursor(connection) as cursor:
         cursor.execute(sql, params)
-        child_id, parent_id = cursor.fetchone()
-    _saved(parent, parent_returning, [parent_id], connection, using)
+        child_id, *parent_row = cursor.fetchone()
+    _saved(parent, parent_returning, parent_row, connection, using)
     child._prepare_related_fields_for_save(operation_name="save", fields=[link_field])  # takes the parent's key
     _saved(child, child_returning, [child_id], connection, using)
     signals.post_save.send(sender=parent_model, instance=parent, created=True, update_fields=None, raw=False, using=using)
@@ -163,13 +260,14 @@ PairStatement = tuple[str, list[models.Field], list[models.Field], list[models.F
 _compiled_pairs: dict[tuple, PairStatement | None] = {}
 
 
-def _pair_statement(parent_model, child_model, link_field, using: str) -> PairStatement | None:
-    """The ``PairStatement`` of a parent and child model, or None where two INSERTs are needed."""
-    key = (parent_model, child_model, link_field.name, using)
+def _pair_statement(parent_model, child_model, link_field, using: str, computed: Computed = ()) -> PairStatement | None:
+    """The ``PairStatement`` of a parent and child model (the parent's ``computed`` fields returned
+    after its primary key), or None where two INSERTs are needed."""
+    key = (parent_model, child_model, link_field.name, using, computed)
     if key in _compiled_pairs:
         return _compiled_pairs[key]
     statement = None
-    parent, child = _statement(parent_model, using), _statement(child_model, using)
+    parent, child = _statement(parent_model, using, computed), _statement(child_model, using)
     connection = connections[using]
     if (
         connection.vendor == "postgresql"
@@ -189,9 +287,13 @@ def _pair_statement(parent_model, child_model, link_field, using: str) -> PairSt
                 f"(SELECT {qn(parent_model._meta.pk.column)} FROM parent_row)" if field is link_field else "%s"
                 for field in child_fields
             ]
+            # The parent's returned columns after its key: each read back from parent_row.
+            parent_extra = "".join(
+                f", (SELECT {qn(field.column)} FROM parent_row)" for field, _col, _conv in parent_returning[1:]
+            )
             sql = (
                 f"WITH parent_row AS ({parent_sql}) {head} VALUES ({', '.join(placeholders)}) "
-                f"RETURNING {returning}, {qn(child_model._meta.db_table)}.{qn(link_field.column)}"
+                f"RETURNING {returning}, {qn(child_model._meta.db_table)}.{qn(link_field.column)}{parent_extra}"
             )
             statement = (
                 sql,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from dispatch.models import Assignment
 from incidents.models import Incident, TimelineEvent
-from semarang112.core.inserts import insert, insert_pair
+from semarang112.core.inserts import SqlValue, insert, insert_pair
 from tests.factories import CategoryFactory, DistrictFactory, UserFactory, create_incident, default_region
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +236,50 @@ def test_a_database_error_in_the_pair_leaves_neither_row():
     assert event.pk is None and event._state.adding
     assert Incident.objects.filter(reference="SMG-TEST-DUP2").count() == 1
     assert TimelineEvent.objects.count() == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# SqlValue: a column the database computes in the INSERT, returned and set on the instance
+# ------------------------------------------------------------------------------------------------
+REFERENCE_SQL = "%s || %s"  # any expression the database evaluates per row
+
+
+@pytest.mark.parametrize("write", ["insert", "pair"])
+def test_a_computed_value_is_written_in_the_statement_and_set_on_the_instance(write):
+    incident = Incident(reference=SqlValue(REFERENCE_SQL, ["SMG-SQL-", "0001"]), **incident_fields())
+    event = event_for(incident)
+
+    with CaptureQueriesContext(connection) as queries:
+        if write == "insert":
+            insert(incident)
+            insert(event)
+        else:
+            insert_pair(incident, event, link="incident")
+
+    assert incident.reference == "SMG-SQL-0001"
+    assert Incident.objects.get(pk=incident.pk).reference == "SMG-SQL-0001"
+    assert TimelineEvent.objects.get(pk=event.pk).incident_id == incident.pk
+    # no statement of its own: the expression is inside the INSERT
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert [sql for sql in sqls if "||" in sql and "INSERT" not in sql] == []
+    if write == "pair" and connection.vendor == "postgresql":
+        assert len([sql for sql in sqls if "INSERT" in sql]) == 1
+
+
+def test_parameters_around_a_computed_value_keep_their_places():
+    fields = incident_fields(description="before", caller_name="after")
+    incident = insert(Incident(reference=SqlValue("%s || %s || %s", ["A", "-", "B"]), **fields))
+
+    row = Incident.objects.filter(pk=incident.pk).values("reference", "description", "caller_name")[0]
+    assert row == {"reference": "A-B", "description": "before", "caller_name": "after"}
+    # and the plain statement is unchanged for the next row
+    plain = insert(Incident(reference="SMG-SQL-PLAIN", **fields))
+    assert Incident.objects.get(pk=plain.pk).reference == "SMG-SQL-PLAIN"
+
+
+def test_where_save_is_used_a_computed_value_is_read_first():
+    # a primary key set by the caller goes through save(): the expression is evaluated with a SELECT
+    incident = insert(Incident(pk=987654, reference=SqlValue(REFERENCE_SQL, ["SMG-SQL-", "0002"]), **incident_fields()))
+
+    assert incident.reference == "SMG-SQL-0002"
+    assert Incident.objects.get(pk=987654).reference == "SMG-SQL-0002"
