@@ -12,9 +12,8 @@ its API key and a fresh Idempotency-Key; the floor's one raw INSERT), sent throu
 handler in this process against the bench database (run ``python -m bench.generate`` first).
 API and floor requests alternate in small batches so that the machine's drift (this VM's speed
 moves by ±20 % within an hour) hits both alike. For each it reports this process's CPU and the
-PostgreSQL backends' CPU (from ``/proc/<backend pid>/stat``; the request's connection and the reference
-counter's own) per request, and the ratio of their
-sums, which is what bounds intake ÷ floor under gunicorn on a machine with no spare core.
+PostgreSQL backends' CPU (from ``/proc/<backend pid>/stat``; the request's connection and, where
+opened, the reference numbers' ``counters`` connection) per request, and the ratio of their sums, which is what bounds intake ÷ floor under gunicorn on a machine with no spare core.
 """
 
 from __future__ import annotations
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         send(make_api(rng))
         send(intake._floor_request(rng))
     statuses.clear()
-    # Every backend the requests use: the default connection and the reference counter's own.
+    # Every backend the requests use: the default connection and, where opened, the counters one.
     backends = [conn.connection.info.backend_pid for conn in connections.all(initialized_only=True) if conn.connection]
     if not backends:  # pragma: no cover - CONN_MAX_AGE 0 would close them between requests
         sys.exit("the database connections did not persist between requests (CONN_MAX_AGE)")

@@ -452,11 +452,15 @@ class Incident(models.Model):
 
 
 class ReferenceCounter(models.Model):
-    """Last sequence number issued per region prefix and local day (incident references)."""
+    """Per region prefix and local day, where incident reference numbers count from
+    (``incidents.references``): the last number the table counter issued (SQLite, or PostgreSQL
+    before the prefix's sequence took over), and on PostgreSQL the sequence's value before the day's
+    first number."""
 
     prefix = models.CharField(max_length=5)
     day = models.DateField()
     last_value = models.PositiveIntegerField(default=0)
+    sequence_base = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("reference counter")

@@ -14,22 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import InterfaceError, OperationalError, connection, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from semarang112.core import config_cache
 from semarang112.core.inserts import insert, insert_pair
-from semarang112.core.postgres import prepared_cursor
 from semarang112.core.transactions import service_atomic
 from semarang112.exceptions import ApplicationError, Conflict, InvalidTransition
 
 from . import sla
 from .models import Call, CallerNumber, Category, Channel, District, Incident, Priority, Region, TimelineEvent, Village
+from .references import reference_value
 from .transitions import allowed_next, check_transition
 
 S = Incident.Status
@@ -147,47 +146,6 @@ def category_chain(category: Category) -> list[int]:
     return config_cache.cached(
         f"incidents.category_chain:{category.pk}", lambda: [node.pk for node in category.ancestors_and_self()]
     )
-
-
-def reference_next(*, region: Region, when: datetime) -> str:
-    """Next reference number, e.g. SMG-250326-0042 (prefix, local date, daily sequence).
-
-    One atomic upsert, so concurrent creators never get the same number; the counter only
-    moves forward. On PostgreSQL the upsert runs on its own autocommit connection
-    (``REFERENCE_COUNTER_DATABASE``), so the counter row is locked for one statement rather than
-    until the caller's transaction commits: intakes do not queue behind each other. The price is
-    that a creation rolled back after this call leaves a gap in the day's numbers (every check that
-    can refuse an intake runs before it). Elsewhere (SQLite) it runs in the caller's transaction.
-    """
-    day = timezone.localtime(when, ZoneInfo(settings.TIME_ZONE)).date()  # the center's day, not the user's
-    alias = settings.REFERENCE_COUNTER_DATABASE
-    if alias is None:
-        value = _reference_counter_step(connection, region.reference_prefix, day)
-    else:
-        # Own connection, autocommit, no per-request health check: if the server dropped the
-        # connection (a restart), reconnect once. Repeating the step can only leave a gap.
-        counters = connections[alias]
-        try:
-            value = _reference_counter_step(counters, region.reference_prefix, day)
-        except (OperationalError, InterfaceError):
-            if counters.in_atomic_block:
-                raise
-            counters.close()
-            value = _reference_counter_step(counters, region.reference_prefix, day)
-    return f"{region.reference_prefix}-{day:%y%m%d}-{value:04d}"
-
-
-def _reference_counter_step(conn, prefix: str, day) -> int:
-    table = "incidents_referencecounter"
-    with prepared_cursor(conn) as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (prefix, day, last_value) VALUES (%s, %s, 1) "
-            f"ON CONFLICT (prefix, day) DO UPDATE SET last_value = {table}.last_value + 1 "
-            "RETURNING last_value",
-            [prefix, day],
-        )
-        (value,) = cursor.fetchone()
-    return value
 
 
 def _lock_incident(incident: Incident | int) -> Incident:
@@ -428,7 +386,7 @@ def incident_create(
             _("The received time is in the future."), code="received_in_future", extra={"field": "received_at"}
         )
     incident = Incident(
-        reference=reference_next(region=region, when=received_at),
+        reference=reference_value(region=region, when=received_at),  # drawn in the INSERT on PostgreSQL
         region=region,
         category=category,
         priority=priority or category.default_priority,

@@ -153,16 +153,13 @@ else:
     # only the statements sent through semarang112.core.postgres.prepared_cursor() are prepared
     # (the intake's writes): Django's own cursors bind parameters on the client, never prepared.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
-    # Reference numbers come from a second connection in autocommit (incidents.services.reference_next):
-    # the counter row is locked for one statement, not for the whole intake transaction, so
-    # concurrent intakes do not queue behind each other's commits. Its commits need not wait for
-    # the disk: the WAL of an incident that uses a number is flushed after the counter's record, so
-    # a committed incident never loses its counter step. No tables live there; tests mirror default.
-    # reference_next() reconnects once itself when the connection has gone (one autocommit statement,
-    # safe to repeat), so it skips Django's per-request health check query.
+    # Reference numbers (incidents.references): each day's starting point is read on a second
+    # connection in autocommit, once per process, prefix and day; the numbers themselves come from a
+    # sequence inside the incident's INSERT. No tables live there; tests mirror default. It skips
+    # Django's per-request health check: the reader reconnects once itself when the connection has
+    # gone (statements safe to repeat).
     DATABASES["counters"] = {
         **DATABASES["default"],
-        "OPTIONS": {**DATABASES["default"].get("OPTIONS", {}), "options": "-c synchronous_commit=off"},
         "CONN_HEALTH_CHECKS": False,
         "TEST": {"MIRROR": "default"},
     }

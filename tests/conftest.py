@@ -102,8 +102,9 @@ def _fast_password_hasher():
 def _reference_numbers_in_the_test_transaction(request, settings):
     """Reference numbers are taken in the test's transaction, so a test's counters roll back with it.
 
-    On PostgreSQL the product takes them on the ``counters`` connection (autocommit); a test that
-    lists ``counters`` in ``django_db(databases=...)`` exercises that path for real.
+    On PostgreSQL the product draws them from a sequence and reads each day's starting point on the
+    ``counters`` connection (autocommit); a test that lists ``counters`` in
+    ``django_db(databases=...)`` exercises that path for real (incidents.references).
     """
     marker = request.node.get_closest_marker("django_db")
     databases = (marker.kwargs.get("databases") if marker else None) or ()

@@ -60,8 +60,8 @@ def prepared_cursor(connection):
 
     Django sends every statement as text with its parameters inlined (psycopg's client-side
     binding), so the server parses, analyses and plans the same INSERT on every report. The
-    intake's statements (the idempotency claim and completion, the reference counter, the two
-    INSERTs, the configuration version read) are the same text every time and their plans do not
+    intake's statements (the idempotency claim and completion, the incident and timeline INSERT
+    with its reference number, the configuration version read) are the same text every time and their plans do not
     depend on the values, so they are sent through this cursor: server-side binding with
     ``prepare=True``, i.e. psycopg's named prepared statements, kept per connection. Measured in
     ``bench.profile_intake``: PostgreSQL's CPU per intake 2.4–2.8 → 1.3–1.6 ms (bench/RESULTS.md).

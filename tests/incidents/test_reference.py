@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection, transaction
 
-from incidents import services
+from incidents import references, services
 from incidents.models import Incident, ReferenceCounter
 from tests.factories import RegionFactory, create_incident
 
@@ -101,7 +101,7 @@ def test_a_rolled_back_creation_leaves_no_duplicate_number(make_incident, at):
 def test_reference_next_directly(region):
     when = datetime(2030, 12, 31, 23, 59, tzinfo=WIB)
 
-    numbers = [services.reference_next(region=region, when=when) for _ in range(2)]
+    numbers = [references.reference_next(region=region, when=when) for _ in range(2)]
 
     assert numbers == ["SMG-301231-0001", "SMG-301231-0002"]
 
@@ -142,8 +142,8 @@ def test_counter_survives_ten_thousand(region):
     day = datetime(2025, 3, 10, 12, 0, tzinfo=WIB)
     ReferenceCounter.objects.create(prefix="SMG", day=day.date(), last_value=9999)
 
-    assert services.reference_next(region=region, when=day) == "SMG-250310-10000"
-    assert services.reference_next(region=region, when=day + timedelta(days=1)) == "SMG-250311-0001"
+    assert references.reference_next(region=region, when=day) == "SMG-250310-10000"
+    assert references.reference_next(region=region, when=day + timedelta(days=1)) == "SMG-250311-0001"
 
 
 @pytest.mark.postgres
@@ -204,7 +204,9 @@ def test_a_dropped_counters_connection_is_reopened_without_losing_the_intake(see
     from django.db import connections
 
     category = seeded.category("fire")
+    references._known.clear()  # the first intake opens the counters connection
     first = services.incident_create(actor=operator, category=category, description="Satu.").reference
+    references._known.clear()  # as a process that has not yet read the day's starting point
     counters = connections["counters"]
     assert counters.settings_dict["CONN_HEALTH_CHECKS"] is False
     with connection.cursor() as cursor:  # the server ends the counters session, as a restart would
@@ -214,3 +216,84 @@ def test_a_dropped_counters_connection_is_reopened_without_losing_the_intake(see
 
     assert int(second.rsplit("-", 1)[1]) == int(first.rsplit("-", 1)[1]) + 1
     assert Incident.objects.count() == 2
+
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL: the number drawn from the prefix's sequence inside the incident's INSERT
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
+def test_the_number_costs_no_statement_of_its_own(seeded, operator):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    category = seeded.category("fire")
+    services.incident_create(actor=operator, category=category, description="Satu.")  # reads the day's base
+
+    with CaptureQueriesContext(connection) as default, CaptureQueriesContext(connections["counters"]) as counters:
+        incident = services.incident_create(actor=operator, category=category, description="Dua.")
+
+    assert len(counters) == 0
+    assert not any("nextval" in query["sql"] and "INSERT" not in query["sql"] for query in default)
+    assert REFERENCE.match(incident.reference), incident.reference
+    # the instance holds what the row holds
+    assert Incident.objects.get(pk=incident.pk).reference == incident.reference
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
+def test_the_sequence_continues_the_numbers_the_table_counter_issued_that_day(region, at):
+    # given the day's numbers up to 0041 came from the table counter (before the sequence existed,
+    # or from a process that had not read the day's base)
+    when = at(datetime(2025, 3, 10, 9, 0, tzinfo=WIB))
+    ReferenceCounter.objects.create(prefix="SMG", day=when.date(), last_value=41)
+    references._known.clear()
+
+    numbers = [references.reference_next(region=region, when=when) for _ in range(2)]
+
+    assert numbers == ["SMG-250310-0042", "SMG-250310-0043"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
+def test_a_new_day_and_a_new_prefix_start_at_one_whatever_the_sequence_has_issued(region, at):
+    kendal = RegionFactory(code="3324", name="Kabupaten Kendal", reference_prefix="KDL")
+    first_day = at(datetime(2025, 3, 10, 9, 0, tzinfo=WIB))
+    for _ in range(3):
+        references.reference_next(region=region, when=first_day)
+
+    next_day = references.reference_next(region=region, when=first_day + timedelta(days=1))
+    other_prefix = references.reference_next(region=kendal, when=first_day + timedelta(days=1))
+    backdated = references.reference_next(region=region, when=first_day)
+
+    assert next_day == "SMG-250311-0001"
+    assert other_prefix == "KDL-250311-0001"
+    # a report entered late for an earlier day keeps that day's numbers unique (it may skip some)
+    assert backdated > "SMG-250310-0003" and backdated.startswith("SMG-250310-")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, databases=["default", "counters"])
+def test_processes_that_read_the_day_base_at_once_agree_on_it(region, at, run_in_threads):
+    # given eight processes (threads with their own connections, none with the base read yet)
+    # taking the first numbers of a day at the same moment
+    when = at(datetime(2025, 3, 12, 9, 0, tzinfo=WIB))
+    with connection.cursor() as cursor:  # and the prefix's sequence not created yet
+        cursor.execute(f"DROP SEQUENCE IF EXISTS {references.sequence_name('SMG')}")
+    references._known.clear()
+
+    def first_numbers():
+        references._known.clear()
+        return [references.reference_next(region=region, when=when) for _ in range(5)]
+
+    results = run_in_threads(*[first_numbers for _ in range(8)])
+
+    assert [exc for _refs, exc in results if exc is not None] == []
+    numbers = [ref for refs, _exc in results for ref in refs]
+    assert len(set(numbers)) == 40
+    assert ReferenceCounter.objects.filter(prefix="SMG", day=when.date()).count() == 1
+
+
+def test_the_sequence_name_is_a_safe_identifier_for_any_prefix():
+    assert references.sequence_name("SMG") == '"incidents_reference_SMG"'
+    assert references.sequence_name('A"; X') == '"incidents_reference_x41223b2058"'
