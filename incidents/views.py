@@ -39,6 +39,7 @@ from semarang112.console.clocks import (
 )
 from semarang112.console.menu import sees_queue
 from semarang112.console.presence import presence_touch
+from semarang112.console.refresh import content_etag, not_modified, with_etag
 from semarang112.console.timeline import timeline_rows
 from semarang112.exceptions import ApplicationError, Conflict
 
@@ -373,6 +374,12 @@ def queue(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     form = QueueFilterForm(request.GET or None)
     rows, total = _queue_rows(request.user, form)
+    refresh = request.htmx and request.GET.get("rows") == "1"
+    if refresh:
+        # The poll: unchanged rows are answered 304 without rendering them again.
+        etag = content_etag(request, _queue_fingerprint(rows, total))
+        if (unchanged := not_modified(request, etag)) is not None:
+            return unchanged
     context = {
         "form": form,
         "rows": rows,
@@ -381,9 +388,30 @@ def queue(request: HttpRequest) -> HttpResponse:
         "refresh": settings.QUEUE_REFRESH_SECONDS,
         "now": timezone.now(),
     }
-    if request.htmx and request.GET.get("rows") == "1":
-        return render(request, "incidents/_queue_rows.html", context)
+    if refresh:
+        return with_etag(render(request, "incidents/_queue_rows.html", context), etag)
     return render(request, "incidents/queue.html", context)
+
+
+def _queue_fingerprint(rows: list[tuple[Incident, object]], total: int):
+    """Every value ``_queue_rows.html`` shows, row by row (the clocks by their times, not by their
+    state now: console.js ticks them in the browser)."""
+    yield total
+    for incident, clock in rows:
+        yield (
+            incident.pk,
+            incident.reference,
+            incident.priority,
+            incident.status,
+            incident.category.display_name,
+            incident.village.name if incident.village else None,
+            incident.district.name if incident.district else None,
+            incident.address,
+            incident.received_at,
+            [(a.pk, a.status, a.agency.code, a.agency.name) for a in incident.active_assignments],
+            (clock.kind, str(clock.label), clock.started_at, clock.due_at, clock.stopped_at, clock.ended),
+            clock.warning_at,
+        )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -36,6 +36,16 @@
   document.addEventListener("DOMContentLoaded", tickClocks);
   document.addEventListener("htmx:afterSwap", tickClocks);
 
+  // A poll the server answered 304 swaps in the browser's cached copy: its "updated" time is the
+  // time of this refresh, not of that copy.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    event.detail.target.querySelectorAll("[data-refreshed]").forEach(function (el) {
+      try {
+        el.textContent = new Date().toLocaleTimeString("en-GB", { timeZone: el.dataset.zone, hour12: false });
+      } catch (error) { /* an unknown zone name: keep the server's time */ }
+    });
+  });
+
   function typing(target) {
     return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
   }

@@ -63,6 +63,60 @@ def test_queue_partial_for_htmx_and_wall_screen(login, dispatcher, incident):
     assert 'class="wall"' in wall
 
 
+def test_an_unchanged_queue_refresh_is_answered_304_and_any_change_renders_again(
+    login, dispatcher, supervisor, seeded, make_incident, agency_user
+):
+    incident = make_incident()
+    client = login(dispatcher)
+
+    def poll(etag=None, **headers):
+        if etag:
+            headers["HTTP_IF_NONE_MATCH"] = etag
+        return client.get(reverse("incidents:queue"), {"rows": "1"}, HTTP_HX_REQUEST="true", **headers)
+
+    first = poll()
+    assert first.status_code == 200 and incident.reference in first.content.decode()
+    etag = first["ETag"]
+    assert first["Cache-Control"] == "private, no-cache"  # kept by the browser, revalidated on every poll
+    assert "data-refreshed" in first.content.decode()  # console.js stamps the time of each refresh
+
+    again = poll(etag)
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
+
+    # Minutes later nothing changed: still 304 (the clocks tick in the browser, not in the ETag).
+    with time_machine.travel(timezone.now() + timedelta(minutes=3)):
+        assert poll(etag).status_code == 304
+
+    # The language, the filters and the user each have their own rendering.
+    assert poll(etag, HTTP_ACCEPT_LANGUAGE="en").status_code == 200
+    filtered = client.get(
+        reverse("incidents:queue"), {"rows": "1", "status": "new"}, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=etag
+    )
+    assert filtered.status_code == 200
+    other = login(supervisor).get(reverse("incidents:queue"), {"rows": "1"}, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=etag)
+    assert other.status_code == 200
+
+    # An agency dispatched (shown in the row), then a step of its assignment: each renders again.
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
+    changed = poll(etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag and "DAMKAR" in changed.content.decode().upper()
+    etag = changed["ETag"]
+    dispatch_services.assignment_acknowledge(assignment=assignment, actor=agency_user)
+    stepped = poll(etag)
+    assert stepped.status_code == 200 and stepped["ETag"] != etag
+    etag = stepped["ETag"]
+
+    # A new incident appears.
+    newcomer = make_incident()
+    fresh = poll(etag)
+    assert fresh.status_code == 200 and newcomer.reference in fresh.content.decode()
+
+    # The full page (not the poll) is always rendered.
+    assert client.get(reverse("incidents:queue"), HTTP_IF_NONE_MATCH=fresh["ETag"]).status_code == 200
+
+
 def test_the_sla_filter_runs_before_the_cut_so_no_breach_is_missed(login, dispatcher, seeded, make_incident, settings):
     settings.QUEUE_MAX_ROWS = 3
     fresh = [make_incident() for _ in range(4)]  # P1 fires, on time: first in the queue

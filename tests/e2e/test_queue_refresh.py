@@ -1,0 +1,54 @@
+"""The live queue's poll in a real browser: an unchanged queue costs the server a 304, the browser
+keeps showing (and ticking) its copy, and a change appears at the next poll."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dispatch.models import Role
+from incidents.seed import seed_semarang
+from tests.e2e.test_console_flow import _login
+from tests.factories import MembershipFactory, UserFactory, create_incident
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_unchanged_queue_is_revalidated_not_rendered(browser, live_server, settings, monkeypatch):
+    from dispatch.models import Agency
+    from incidents import views
+
+    # What the server answered each poll, seen from the server (the browser reports a revalidated
+    # copy to the page, and to Playwright, as a 200).
+    answers = []
+    real_not_modified = views.not_modified
+
+    def not_modified(request, etag):
+        response = real_not_modified(request, etag)
+        answers.append((request.headers.get("If-None-Match") is not None, 200 if response is None else 304))
+        return response
+
+    monkeypatch.setattr(views, "not_modified", not_modified)
+    settings.QUEUE_REFRESH_SECONDS = 1
+    seed_semarang()
+    dispatcher = UserFactory(username="e2e-queue", first_name="Budi", last_name="")
+    MembershipFactory(user=dispatcher, agency=Agency.objects.get(code="cc112"), role=Role.DISPATCHER)
+    first = create_incident(actor=dispatcher)
+
+    page = _login(browser, live_server, dispatcher, "id")
+    page.goto(f"{live_server.url}/queue/")
+    page.wait_for_selector(f"text={first.reference}")
+    stamp = page.locator("[data-refreshed]").inner_text()
+    page.wait_for_timeout(3500)
+
+    # The browser kept the first answer and revalidated it; the server answered 304 (no rendering).
+    assert answers[0] == (False, 200) and (True, 304) in answers[1:], answers
+    assert first.reference in page.locator("#queue-rows").inner_text()  # the copy is still shown
+    refreshed = page.locator("[data-refreshed]").inner_text()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", refreshed) and refreshed != stamp  # stamped at each refresh
+
+    second = create_incident(actor=dispatcher)
+    page.wait_for_selector(f"text={second.reference}", timeout=5000)  # a change shows at the next poll
+    assert (True, 200) in answers  # rendered again because it changed
+    assert page.js_errors == []
