@@ -63,6 +63,10 @@ CASES = [
          QUEUE_ORDERING, console=True),
     Case("console_queue_html", "Dispatcher: console live queue refresh, rows + HTML (what htmx fetches)",
          "bench-dispatcher-1", QUEUE_ORDERING, console=True),
+    Case("console_poll", "Dispatcher: the queue view's htmx poll, rendered (first poll, or the rows changed)",
+         "bench-dispatcher-1", QUEUE_ORDERING, console=True),
+    Case("console_poll_unchanged", "Dispatcher: the same poll when nothing changed (If-None-Match → 304)",
+         "bench-dispatcher-1", QUEUE_ORDERING, console=True),
     Case("agency_first", "Damkar staff: incident list, first page", "bench-damkar", LIST_ORDERING,
          targets=AGENCY_TARGET),
     Case("agency_deep", "Damkar staff: incident list, deep cursor page", "bench-damkar", LIST_ORDERING,
@@ -178,6 +182,20 @@ def _render_queue_rows(user, rows, total: int) -> str:
     return render_to_string("incidents/_queue_rows.html", context, request=request)
 
 
+def _poll_queue(user, etag: str | None = None):
+    """``GET /queue/?rows=1`` as htmx sends it every QUEUE_REFRESH_SECONDS, through the view itself
+    (filters form, rows, ETag, rendering or 304), without the middleware."""
+    from django.test import RequestFactory
+    from django_htmx.middleware import HtmxDetails
+
+    from incidents.views import queue
+
+    headers = {"HTTP_HX_REQUEST": "true"} | ({"HTTP_IF_NONE_MATCH": etag} if etag else {})
+    request = RequestFactory().get("/queue/", {"rows": "1"}, **headers)
+    request.user, request.htmx = user, HtmxDetails(request)
+    return queue(request)
+
+
 def _fresh(user):
     """The user as a new request sees it: the principal's Access (one query) is built again."""
     user.__dict__.pop("_semarang112_access", None)
@@ -210,7 +228,18 @@ def run_case(case: Case, runs: int, warmup: int) -> dict:
     result: dict = {"name": case.name, "title": case.title, "user": case.username, "ordering": list(case.ordering),
                     "filters": case.filters, "page_size": PAGE_SIZE}  # fmt: skip
 
-    if case.console:
+    if case.name.startswith("console_poll"):
+        etag = _poll_queue(_fresh(user))["ETag"] if case.name.endswith("_unchanged") else None
+
+        def evaluate():
+            response = _poll_queue(_fresh(user), etag)
+            expected = 304 if etag else 200
+            if response.status_code != expected:
+                raise RuntimeError(f"{case.name}: {response.status_code}, expected {expected}")
+            return re.findall(rb'<tr class="row-link"', response.content)  # the rows rendered
+
+        plan_source = None
+    elif case.console:
         from incidents.forms import QueueFilterForm
         from incidents.views import _queue_rows
 
