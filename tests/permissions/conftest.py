@@ -36,7 +36,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.db import transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -230,8 +230,13 @@ def build_world() -> World:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
-    """The matrix world, in a transaction kept open for the module and rolled back after it."""
-    with django_db_blocker.unblock():
+    """The matrix world, in a transaction kept open for the module and rolled back after it.
+
+    Its reference numbers are taken in that transaction, like every test's (tests/conftest.py),
+    and not from the sequence: a module fixture is set up before the function-scoped settings
+    fixture, and the tests' own incidents would count again from a base the world never used.
+    """
+    with django_db_blocker.unblock(), override_settings(REFERENCE_COUNTER_DATABASE=None):
         with transaction.atomic():
             yield build_world()
             transaction.set_rollback(True)
