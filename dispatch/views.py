@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from incidents.models import Incident
 from incidents.selectors import assignment_list_for_user, incident_get_for_user, incident_list_for_user
 from semarang112.console.clocks import acknowledge_clock, current_clock
+from semarang112.console.refresh import content_etag, not_modified, with_etag
 from semarang112.exceptions import ApplicationError
 
 from . import access as acl
@@ -261,8 +262,45 @@ def inbox(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     context = _inbox_context(request.user)
     if request.htmx and request.GET.get("rows") == "1":
-        return render(request, "dispatch/_inbox_groups.html", context)
+        # The poll: 304 when the browser already holds what the groups show now.
+        etag = content_etag(request, _inbox_fingerprint(context))
+        if (unchanged := not_modified(request, etag)) is not None:
+            return unchanged
+        return with_etag(render(request, "dispatch/_inbox_groups.html", context), etag)
     return render(request, "dispatch/inbox.html", context)
+
+
+def _inbox_fingerprint(context: dict):
+    """Every value ``_inbox_groups.html`` shows (the clocks by their times: console.js ticks
+    them), including the steps offered and the units and volunteers to choose from."""
+    for group in context["groups"]:
+        yield group["status"], len(group["rows"])
+        for row in group["rows"]:
+            a = row["assignment"]
+            incident = a.incident
+            yield (
+                a.pk,
+                a.status,
+                a.note,
+                a.requested_at,
+                a.agency.name,
+                (a.unit_id, str(a.unit) if a.unit else None),
+                (a.volunteer_id, str(a.volunteer) if a.volunteer else None),
+                incident.pk,
+                incident.reference,
+                incident.priority,
+                incident.category.display_name,
+                incident.address,
+                incident.village.name if incident.village else None,
+                incident.district.name if incident.district else None,
+                [(step, str(label)) for step, label in row["steps"]],
+                row["ack_clock"],
+                row["clock"],
+                [(unit.pk, unit.code, unit.status) for unit in row["units"]],
+                [(volunteer.pk, volunteer.name) for volunteer in row["volunteers"]],
+            )
+    for a in context["finished"]:
+        yield a.pk, a.status, a.incident_id, a.incident.reference, a.agency.code, a.decline_reason
 
 
 def _assignment_for(request: HttpRequest, pk: int) -> Assignment:

@@ -1,4 +1,5 @@
-"""Conditional refreshes for the screens htmx polls (the live queue every QUEUE_REFRESH_SECONDS).
+"""Conditional refreshes for the screens htmx polls every QUEUE_REFRESH_SECONDS (the live queue,
+the agency inbox).
 
 Thirty operators polling a 200-row queue every ten seconds render it three times a second, and
 rendering is most of its cost; most refreshes would repeat the last answer. A view that polls
@@ -17,6 +18,7 @@ import hashlib
 from collections.abc import Iterable
 
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.translation import get_language
@@ -28,9 +30,20 @@ RENDERING = "1"
 
 def content_etag(request: HttpRequest, parts: Iterable[object]) -> str:
     """A strong ETag over ``parts`` (the values the partial renders) and everything else the
-    rendering depends on: the user, the language, the time zone and the query string."""
+    rendering depends on: the user, the language, the time zone, the query string and the CSRF
+    secret (a partial's forms carry tokens of it: after a login rotates it, a copy from before
+    would be refused on submit, so it must not be reused)."""
+    if "CSRF_COOKIE" not in request.META:
+        get_token(request)  # no cookie yet: make the secret now, the one the rendering's forms use
     digest = hashlib.blake2b(digest_size=16)
-    context = (RENDERING, request.path, request.user.pk, get_language(), timezone.get_current_timezone_name())
+    context = (
+        RENDERING,
+        request.path,
+        request.user.pk,
+        get_language(),
+        timezone.get_current_timezone_name(),
+        request.META.get("CSRF_COOKIE"),
+    )
     digest.update(repr(context).encode())
     digest.update(request.GET.urlencode().encode())
     for part in parts:

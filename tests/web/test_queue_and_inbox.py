@@ -210,6 +210,58 @@ def test_inbox_query_count_is_constant(
     assert sum(len(group["rows"]) for group in response.context["groups"]) == count
 
 
+def test_an_unchanged_inbox_refresh_is_answered_304_and_what_the_agency_sees_renders_again(
+    login, seeded, make_incident, dispatcher, agency_user, settings
+):
+    from dispatch.models import FieldUnit
+
+    unit = FieldUnit.objects.create(agency=seeded.agency("damkar"), code="DMK-01", name="Unit 01")
+    (assignment,) = dispatch_services.incident_dispatch(
+        incident=make_incident(), agencies=[seeded.agency("damkar")], actor=dispatcher
+    )
+    client = login(agency_user)
+
+    def poll(etag):
+        return client.get(reverse("dispatch:inbox"), {"rows": "1"}, HTTP_HX_REQUEST="true", HTTP_IF_NONE_MATCH=etag)
+
+    first = client.get(reverse("dispatch:inbox"), {"rows": "1"}, HTTP_HX_REQUEST="true")
+    html = first.content.decode()
+    assert first.status_code == 200 and assignment.incident.reference in html and "data-refreshed" in html
+    assert first["Cache-Control"] == "private, no-cache"
+    etag = first["ETag"]
+    assert poll(etag).status_code == 304
+    with time_machine.travel(timezone.now() + timedelta(minutes=3)):
+        assert poll(etag).status_code == 304  # the clocks tick in the browser
+
+    # Another agency's work is not in this inbox, and not in its ETag either.
+    dispatch_services.incident_dispatch(
+        incident=make_incident(category=seeded.category("medical")),
+        agencies=[seeded.agency("dinkes-psc")],
+        actor=dispatcher,
+    )
+    assert poll(etag).status_code == 304
+
+    def changed(etag):
+        response = poll(etag)
+        assert response.status_code == 200 and response["ETag"] != etag
+        return response["ETag"]
+
+    # A step of the assignment, a unit of the agency going off duty, a new assignment: each renders.
+    dispatch_services.assignment_acknowledge(assignment=assignment, actor=agency_user)
+    etag = changed(etag)
+    unit.status = FieldUnit.Status.OFF_DUTY
+    unit.save(update_fields=["status"])
+    etag = changed(etag)
+    newcomer = make_incident()
+    dispatch_services.incident_dispatch(incident=newcomer, agencies=[seeded.agency("damkar")], actor=dispatcher)
+    etag = changed(etag)
+    assert poll(etag).status_code == 304
+
+    # A new CSRF secret (a login rotates it): the cached copy's forms would be refused, so render.
+    del client.cookies[settings.CSRF_COOKIE_NAME]
+    changed(etag)
+
+
 def test_inbox_steps_acknowledge_en_route_on_scene_complete(login, seeded, incident, dispatcher, agency_user):
     (assignment,) = dispatch_services.incident_dispatch(
         incident=incident, agencies=[seeded.agency("damkar")], actor=dispatcher
