@@ -182,6 +182,9 @@ def _render_queue_rows(user, rows, total: int) -> str:
     return render_to_string("incidents/_queue_rows.html", context, request=request)
 
 
+_CSRF_SECRET = "bench0csrf0secret0of0the0browser"  # 32 characters, like Django's
+
+
 def _poll_queue(user, etag: str | None = None):
     """``GET /queue/?rows=1`` as htmx sends it every QUEUE_REFRESH_SECONDS, through the view itself
     (filters form, rows, ETag, rendering or 304), without the middleware."""
@@ -193,6 +196,7 @@ def _poll_queue(user, etag: str | None = None):
     headers = {"HTTP_HX_REQUEST": "true"} | ({"HTTP_IF_NONE_MATCH": etag} if etag else {})
     request = RequestFactory().get("/queue/", {"rows": "1"}, **headers)
     request.user, request.htmx = user, HtmxDetails(request)
+    request.META["CSRF_COOKIE"] = _CSRF_SECRET  # the browser's csrftoken cookie, as CsrfViewMiddleware reads it
     return queue(request)
 
 
