@@ -67,6 +67,10 @@ CASES = [
          "bench-dispatcher-1", QUEUE_ORDERING, console=True),
     Case("console_poll_unchanged", "Dispatcher: the same poll when nothing changed (If-None-Match → 304)",
          "bench-dispatcher-1", QUEUE_ORDERING, console=True),
+    Case("inbox_poll", "Damkar staff: the agency inbox's htmx poll, rendered (first poll, or a change)",
+         "bench-damkar", QUEUE_ORDERING, console=True),
+    Case("inbox_poll_unchanged", "Damkar staff: the same inbox poll when nothing changed (If-None-Match → 304)",
+         "bench-damkar", QUEUE_ORDERING, console=True),
     Case("agency_first", "Damkar staff: incident list, first page", "bench-damkar", LIST_ORDERING,
          targets=AGENCY_TARGET),
     Case("agency_deep", "Damkar staff: incident list, deep cursor page", "bench-damkar", LIST_ORDERING,
@@ -185,19 +189,26 @@ def _render_queue_rows(user, rows, total: int) -> str:
 _CSRF_SECRET = "bench0csrf0secret0of0the0browser"  # 32 characters, like Django's
 
 
-def _poll_queue(user, etag: str | None = None):
-    """``GET /queue/?rows=1`` as htmx sends it every QUEUE_REFRESH_SECONDS, through the view itself
-    (filters form, rows, ETag, rendering or 304), without the middleware."""
+def _polls():
+    """Case prefix → (view, path, marker of one rendered row) of the screens htmx polls."""
+    from dispatch.views import inbox
+    from incidents.views import queue
+
+    return {"console_poll": (queue, "/queue/", rb'<tr class="row-link"'),
+            "inbox_poll": (inbox, "/inbox/", rb'<tr id="assignment-')}  # fmt: skip
+
+
+def _poll(view, path: str, user, etag: str | None = None):
+    """``GET <path>?rows=1`` as htmx sends it every QUEUE_REFRESH_SECONDS, through the view itself
+    (rows, ETag, rendering or 304), without the middleware."""
     from django.test import RequestFactory
     from django_htmx.middleware import HtmxDetails
 
-    from incidents.views import queue
-
     headers = {"HTTP_HX_REQUEST": "true"} | ({"HTTP_IF_NONE_MATCH": etag} if etag else {})
-    request = RequestFactory().get("/queue/", {"rows": "1"}, **headers)
+    request = RequestFactory().get(path, {"rows": "1"}, **headers)
     request.user, request.htmx = user, HtmxDetails(request)
     request.META["CSRF_COOKIE"] = _CSRF_SECRET  # the browser's csrftoken cookie, as CsrfViewMiddleware reads it
-    return queue(request)
+    return view(request)
 
 
 def _fresh(user):
@@ -232,15 +243,16 @@ def run_case(case: Case, runs: int, warmup: int) -> dict:
     result: dict = {"name": case.name, "title": case.title, "user": case.username, "ordering": list(case.ordering),
                     "filters": case.filters, "page_size": PAGE_SIZE}  # fmt: skip
 
-    if case.name.startswith("console_poll"):
-        etag = _poll_queue(_fresh(user))["ETag"] if case.name.endswith("_unchanged") else None
+    if poll := next((spec for prefix, spec in _polls().items() if case.name.startswith(prefix)), None):
+        view, path, row_marker = poll
+        etag = _poll(view, path, _fresh(user))["ETag"] if case.name.endswith("_unchanged") else None
 
         def evaluate():
-            response = _poll_queue(_fresh(user), etag)
+            response = _poll(view, path, _fresh(user), etag)
             expected = 304 if etag else 200
             if response.status_code != expected:
                 raise RuntimeError(f"{case.name}: {response.status_code}, expected {expected}")
-            return re.findall(rb'<tr class="row-link"', response.content)  # the rows rendered
+            return re.findall(row_marker, response.content)  # the rows rendered
 
         plan_source = None
     elif case.console:
