@@ -210,22 +210,35 @@ INBOX_GROUPS = [
 ]
 
 
-def _inbox_assignments(user):
+INBOX_FINISHED_ROWS = 50
+
+
+def _inbox_assignments(user) -> tuple[list[Assignment], int, list[Assignment]]:
+    """The user's agencies' (and units') active assignments, by priority and oldest first: the
+    first INBOX_MAX_ROWS and how many there are in all; and the latest of those that ended among
+    the ones requested in the last 24 hours, in a query of their own (so that they never push an
+    active assignment off the screen)."""
     access = access_for(user)
-    mine = Q(agency_id__in=access.agency_ids) | Q(unit_id__in=access.unit_ids)
-    recent = timezone.now() - timedelta(hours=24)
-    return (
+    mine = (
         assignment_list_for_user(user)
-        .filter(mine)
-        .filter(Q(status__in=Assignment.ACTIVE_STATUSES) | Q(requested_at__gte=recent))
+        .filter(Q(agency_id__in=access.agency_ids) | Q(unit_id__in=access.unit_ids))
         .select_related("incident__category", "incident__district", "incident__village", "agency", "unit", "volunteer")
-        .order_by("incident__priority", "requested_at", "pk")[:300]
     )
+    active = mine.filter(status__in=Assignment.ACTIVE_STATUSES).order_by("incident__priority", "requested_at", "pk")
+    limit = settings.INBOX_MAX_ROWS
+    shown = list(active[:limit])
+    total = len(shown) if len(shown) < limit else active.order_by().count()
+    finished = list(
+        mine.exclude(status__in=Assignment.ACTIVE_STATUSES)
+        .filter(requested_at__gte=timezone.now() - timedelta(hours=24))
+        .order_by("-requested_at", "-pk")[:INBOX_FINISHED_ROWS]
+    )
+    return shown, total, finished
 
 
 def _inbox_context(user) -> dict:
     access = access_for(user)
-    assignments = list(_inbox_assignments(user))
+    assignments, total, finished = _inbox_assignments(user)
     agency_ids = set(access.agency_roles)
     units: dict[int, list] = defaultdict(list)
     for unit in (
@@ -250,8 +263,14 @@ def _inbox_context(user) -> dict:
             if a.status == status
         ]
         groups.append({"status": status, "label": label, "rows": rows})
-    finished = [a for a in assignments if a.status not in Assignment.ACTIVE_STATUSES]
-    return {"groups": groups, "finished": finished, "refresh": settings.QUEUE_REFRESH_SECONDS, "now": timezone.now()}
+    return {
+        "groups": groups,
+        "total": total,
+        "shown": len(assignments),
+        "finished": finished,
+        "refresh": settings.QUEUE_REFRESH_SECONDS,
+        "now": timezone.now(),
+    }
 
 
 @login_required
@@ -273,6 +292,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def _inbox_fingerprint(context: dict):
     """Every value ``_inbox_groups.html`` shows (the clocks by their times: console.js ticks
     them), including the steps offered and the units and volunteers to choose from."""
+    yield context["total"], context["shown"]
     for group in context["groups"]:
         yield group["status"], len(group["rows"])
         for row in group["rows"]:

@@ -415,6 +415,8 @@ INCIDENT_SHARE_MAX_DAYS = max(1, int(os.environ.get("INCIDENT_SHARE_MAX_DAYS", "
 #   QUEUE_REFRESH_SECONDS    how often the live queue and the inbox refresh themselves, default 10
 #   QUEUE_MAX_ROWS           the live queue shows this many of the matching open incidents (by priority,
 #                            oldest first) and says how many match in all, default 200
+#   INBOX_MAX_ROWS           the agency inbox shows this many active assignments (by priority, oldest
+#                            first) and says how many there are in all, default 300
 #   PRESENCE_TTL_SECONDS     "who else has this incident open" forgets a viewer after this, default 45
 # ------------------------------------------------------------------------------------------------
 MAP_TILE_URL = os.environ.get("MAP_TILE_URL", "")  # e.g. https://tiles.example.go.id/{z}/{x}/{y}.png
@@ -424,6 +426,7 @@ DUPLICATE_RADIUS_METERS = int(os.environ.get("DUPLICATE_RADIUS_METERS", "500"))
 DUPLICATE_WINDOW_MINUTES = int(os.environ.get("DUPLICATE_WINDOW_MINUTES", "60"))
 QUEUE_REFRESH_SECONDS = int(os.environ.get("QUEUE_REFRESH_SECONDS", "10"))
 QUEUE_MAX_ROWS = int(os.environ.get("QUEUE_MAX_ROWS", "200"))
+INBOX_MAX_ROWS = int(os.environ.get("INBOX_MAX_ROWS", "300"))
 PRESENCE_TTL_SECONDS = int(os.environ.get("PRESENCE_TTL_SECONDS", "45"))
 
 # ------------------------------------------------------------------------------------------------

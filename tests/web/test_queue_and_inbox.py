@@ -191,8 +191,9 @@ def test_inbox_shows_only_the_agencys_assignments_by_state(login, seeded, make_i
 
 @pytest.mark.parametrize("count", [5, 50])
 def test_inbox_query_count_is_constant(
-    login, seeded, make_incident, dispatcher, agency_user, count, django_assert_max_num_queries
+    login, seeded, make_incident, dispatcher, agency_user, count, django_assert_max_num_queries, settings
 ):
+    settings.INBOX_MAX_ROWS = 20  # 50 assignments: cut, and counted
     for index in range(count):
         incident = make_incident()
         (assignment,) = dispatch_services.incident_dispatch(
@@ -204,10 +205,46 @@ def test_inbox_query_count_is_constant(
             dispatch_services.assignment_acknowledge(assignment=assignment, actor=agency_user)
             dispatch_services.assignment_on_scene(assignment=assignment, actor=agency_user)
     client = login(agency_user)
-    with django_assert_max_num_queries(8):
+    # session, user, access; active assignments (+ their count when cut), ended ones, units, volunteers
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("dispatch:inbox"))
     assert response.status_code == 200
-    assert sum(len(group["rows"]) for group in response.context["groups"]) == count
+    assert sum(len(group["rows"]) for group in response.context["groups"]) == min(count, 20)
+    assert response.context["total"] == count
+
+
+def test_the_inbox_says_when_it_shows_only_the_first_assignments_and_ended_ones_never_crowd_them_out(
+    login, seeded, make_incident, dispatcher, agency_user, settings
+):
+    settings.INBOX_MAX_ROWS = 3
+    damkar = seeded.agency("damkar")
+    ended = []
+    for _ in range(4):  # ended today: listed apart, never in place of active work
+        (assignment,) = dispatch_services.incident_dispatch(incident=make_incident(), agencies=[damkar], actor=dispatcher)
+        dispatch_services.assignment_decline(assignment=assignment, actor=agency_user, reason="Unit rusak")
+        ended.append(assignment)
+    active = [
+        dispatch_services.incident_dispatch(incident=make_incident(), agencies=[damkar], actor=dispatcher)[0]
+        for _ in range(5)
+    ]
+    client = login(agency_user)
+
+    response = client.get(reverse("dispatch:inbox"), HTTP_ACCEPT_LANGUAGE="en")
+    html = response.content.decode()
+    shown = [a for group in response.context["groups"] for a in (row["assignment"] for row in group["rows"])]
+    assert shown == active[:3]  # by priority, oldest first
+    assert "5 active assignments" in html and "showing the first 3" in html
+    assert {a.pk for a in response.context["finished"]} == {a.pk for a in ended}
+    html = client.get(reverse("dispatch:inbox"), HTTP_ACCEPT_LANGUAGE="id").content.decode()
+    assert "5 penugasan aktif" in html and "menampilkan 3 teratas" in html
+
+    # Once the first ones are taken on and finished, the rest come up.
+    for assignment in active[:3]:
+        dispatch_services.assignment_decline(assignment=assignment, actor=agency_user, reason="Di luar wilayah")
+    response = client.get(reverse("dispatch:inbox"), HTTP_ACCEPT_LANGUAGE="en")
+    shown = [row["assignment"] for group in response.context["groups"] for row in group["rows"]]
+    assert shown == active[3:] and "showing the first" not in response.content.decode()
+    assert "2 active assignments" in response.content.decode()
 
 
 def test_an_unchanged_inbox_refresh_is_answered_304_and_what_the_agency_sees_renders_again(
