@@ -219,6 +219,7 @@ class Assignment(models.Model):
         CANCELLED = "cancelled", _("Cancelled")  # withdrawn by the command center
 
     ACTIVE_STATUSES = (Status.REQUESTED, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.ON_SCENE)
+    ENDED_STATUSES = (Status.COMPLETED, Status.DECLINED, Status.CANCELLED)
 
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.PROTECT, related_name="assignments", verbose_name=_("incident")

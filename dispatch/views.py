@@ -229,8 +229,8 @@ def _inbox_assignments(user) -> tuple[list[Assignment], int, list[Assignment]]:
     shown = list(active[:limit])
     total = len(shown) if len(shown) < limit else active.order_by().count()
     finished = list(
-        mine.exclude(status__in=Assignment.ACTIVE_STATUSES)
-        .filter(requested_at__gte=timezone.now() - timedelta(hours=24))
+        # The statuses named, not "not active": one range of (agency, status, requested_at) each.
+        mine.filter(status__in=Assignment.ENDED_STATUSES, requested_at__gte=timezone.now() - timedelta(hours=24))
         .order_by("-requested_at", "-pk")[:INBOX_FINISHED_ROWS]
     )
     return shown, total, finished

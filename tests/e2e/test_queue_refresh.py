@@ -52,3 +52,42 @@ def test_an_unchanged_queue_is_revalidated_not_rendered(browser, live_server, se
     page.wait_for_selector(f"text={second.reference}", timeout=5000)  # a change shows at the next poll
     assert (True, 200) in answers  # rendered again because it changed
     assert page.js_errors == []
+
+
+def test_the_inbox_copy_a_304_hands_back_keeps_working_forms(browser, live_server, settings, monkeypatch):
+    """The inbox's cached copy carries forms: after the server answered 304 and htmx swapped the
+    browser's copy back in, acknowledging from it goes through (its CSRF token is still good)."""
+    from dispatch import services as dispatch_services
+    from dispatch import views
+    from dispatch.models import Agency, Assignment
+
+    answers = []
+    real_not_modified = views.not_modified
+
+    def not_modified(request, etag):
+        response = real_not_modified(request, etag)
+        answers.append(200 if response is None else 304)
+        return response
+
+    monkeypatch.setattr(views, "not_modified", not_modified)
+    settings.QUEUE_REFRESH_SECONDS = 1
+    seed_semarang()
+    damkar = Agency.objects.get(code="damkar")
+    dispatcher = UserFactory(username="e2e-dispatch")
+    MembershipFactory(user=dispatcher, agency=Agency.objects.get(code="cc112"), role=Role.DISPATCHER)
+    staff = UserFactory(username="e2e-damkar", first_name="Sari", last_name="")
+    MembershipFactory(user=staff, agency=damkar, role=Role.AGENCY_STAFF)
+    incident = create_incident(actor=dispatcher)
+    (assignment,) = dispatch_services.incident_dispatch(incident=incident, agencies=[damkar], actor=dispatcher)
+
+    page = _login(browser, live_server, staff, "id")
+    page.goto(f"{live_server.url}/inbox/")
+    page.wait_for_selector(f"text={incident.reference}")
+    page.wait_for_timeout(3500)
+    assert 304 in answers, answers  # the groups on screen are the browser's revalidated copy
+
+    page.click(f"#assignment-{assignment.pk} button[data-step='acknowledge']")
+    page.wait_for_load_state("networkidle")
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.ACKNOWLEDGED
+    assert "/inbox/" in page.url and page.js_errors == []

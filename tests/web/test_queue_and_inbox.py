@@ -375,3 +375,11 @@ def test_assign_a_unit_of_the_own_agency(login, seeded, incident, dispatcher, ag
     assignment.refresh_from_db()
     assert assignment.unit == unit
     assert incident.timeline.filter(kind="updated", assignment=assignment).exists()
+
+
+def test_every_assignment_status_is_either_active_or_ended():
+    """The inbox lists active and ended assignments by these two lists: none may fall between."""
+    from dispatch.models import Assignment
+
+    active, ended = set(Assignment.ACTIVE_STATUSES), set(Assignment.ENDED_STATUSES)
+    assert active | ended == set(Assignment.Status.values) and not active & ended
