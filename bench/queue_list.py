@@ -54,6 +54,8 @@ QUEUE_TARGET = {"median_ms": 30}
 API_ORDERING = {LIST_ORDERING: ("-received_at", ("-received_at", "-id")), QUEUE_ORDERING: ("priority", ("priority", "-received_at", "-id"))}  # fmt: skip
 AGENCY_TARGET = {"median_ms": 30, "p95_ms": 60, "no_seq_scan": True}
 
+REFERENCE = "<reference>"  # replaced by the reference of the user's middle incident (by date)
+
 CASES = [
     Case("queue_first", "Dispatcher: open queue, first page", "bench-dispatcher-1", QUEUE_ORDERING,
          {"status": OPEN}, targets=QUEUE_TARGET),
@@ -71,6 +73,12 @@ CASES = [
          "bench-damkar", QUEUE_ORDERING, console=True),
     Case("inbox_poll_unchanged", "Damkar staff: the same inbox poll when nothing changed (If-None-Match → 304)",
          "bench-damkar", QUEUE_ORDERING, console=True),
+    Case("search_reference", "Dispatcher: search for a reference number a caller reads out (?q=)",
+         "bench-dispatcher-1", LIST_ORDERING, {"q": REFERENCE}, targets=QUEUE_TARGET),
+    Case("search_no_match", "Dispatcher: search for a word no incident holds (?q=xyzzy)",
+         "bench-dispatcher-1", LIST_ORDERING, {"q": "xyzzy"}, targets=QUEUE_TARGET),
+    Case("agency_search_reference", "Damkar staff: search for a reference number (?q=)", "bench-damkar",
+         LIST_ORDERING, {"q": REFERENCE}, targets=AGENCY_TARGET),
     Case("agency_first", "Damkar staff: incident list, first page", "bench-damkar", LIST_ORDERING,
          targets=AGENCY_TARGET),
     Case("agency_deep", "Damkar staff: incident list, deep cursor page", "bench-damkar", LIST_ORDERING,
@@ -211,6 +219,15 @@ def _poll(view, path: str, user, etag: str | None = None):
     return view(request)
 
 
+def _with_reference(user, case: Case) -> Case:
+    """The case searching for the reference of the user's middle incident by date."""
+    from dataclasses import replace
+
+    visible = _filtered(user, None).order_by("received_at", "id")
+    reference = visible.values_list("reference", flat=True)[visible.count() // 2]
+    return replace(case, filters={**case.filters, "q": reference})
+
+
 def _fresh(user):
     """The user as a new request sees it: the principal's Access (one query) is built again."""
     user.__dict__.pop("_semarang112_access", None)
@@ -240,6 +257,8 @@ def run_case(case: Case, runs: int, warmup: int) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     user = get_user_model().objects.get(username=case.username)
+    if case.filters and case.filters.get("q") == REFERENCE:
+        case = _with_reference(user, case)
     result: dict = {"name": case.name, "title": case.title, "user": case.username, "ordering": list(case.ordering),
                     "filters": case.filters, "page_size": PAGE_SIZE}  # fmt: skip
 

@@ -406,6 +406,31 @@ def test_filters(staff, dispatcher, make_incident, seeded):
     assert ids(client.get(URL, {"q": fire.reference})) == {fire.pk}
 
 
+def test_the_text_search_is_answered_from_the_trigram_index_on_postgresql(dispatcher, make_incident):
+    """``?q=`` compares UPPER(column) like Django's icontains writes it; the migration's trigram index
+    is on exactly those expressions, so PostgreSQL can answer a search without reading every
+    incident (bench: 0.7-1 s → 3-25 ms at 1,000,000). Plain and index scans off: what is left must
+    be the trigram index, or the plan would fall back to a sequential scan."""
+    from django.db import connection
+    from django.http import QueryDict
+
+    from incidents.filters import IncidentFilter
+    from incidents.selectors import incident_list_for_user
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram index is PostgreSQL's")
+    incident = make_incident(address="Jl. Pemuda 12")
+    for term in (incident.reference, "pemuda"):
+        assert list(IncidentFilter(QueryDict(f"q={term}"), queryset=incident_list_for_user(dispatcher)).qs) == [incident]
+        # The search's own conditions (the region's index would do on this one-row table).
+        queryset = IncidentFilter(QueryDict(f"q={term}"), queryset=Incident.objects.all()).qs
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            plan = queryset.explain()
+        assert "incident_search_trgm_idx" in plan and "Seq Scan on incidents_incident" not in plan, plan
+
+
 def test_received_range_filter(staff, dispatcher, make_incident):
     now = timezone.now()
     old = make_incident(received_at=now - timedelta(days=2))
