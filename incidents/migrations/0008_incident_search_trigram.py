@@ -13,7 +13,9 @@ table in date order instead (1 s for a search with no match).
 PostgreSQL only (SQLite has no trigram index; its searches scan, as before). ``pg_trgm`` is a
 trusted extension (PostgreSQL 13+): the database's owner may create it. The index is built
 CONCURRENTLY, so a large incidents table keeps taking new incidents meanwhile (about 25 s at
-1,000,000 incidents, 132 MB). Not in the model's state: Django's index classes cannot express a
+1,000,000 incidents, 132 MB). GIN's default ``fastupdate`` (a pending list flushed in batches) is
+kept: with it off the intake was about 12 % slower (bench/RESULTS.md); with it, the index costs the
+intake up to about 5 %. Not in the model's state: Django's index classes cannot express a
 PostgreSQL-only operator class on one backend and nothing on the other.
 """
 
