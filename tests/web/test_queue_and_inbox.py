@@ -231,7 +231,7 @@ def test_the_inbox_says_when_it_shows_only_the_first_assignments_and_ended_ones_
 
     response = client.get(reverse("dispatch:inbox"), HTTP_ACCEPT_LANGUAGE="en")
     html = response.content.decode()
-    shown = [a for group in response.context["groups"] for a in (row["assignment"] for row in group["rows"])]
+    shown = [row["assignment"] for group in response.context["groups"] for row in group["rows"]]
     assert shown == active[:3]  # by priority, oldest first
     assert "5 active assignments" in html and "showing the first 3" in html
     assert {a.pk for a in response.context["finished"]} == {a.pk for a in ended}
